@@ -1,0 +1,34 @@
+# The two commands: `make reproduce` (every notebook at its defaults) and `make test` (library tests + nbval).
+# Each creates its own virtual environment in .venv from the pinned versions in ci/requirements.txt.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.modeinterp-installed
+
+.PHONY: env reproduce test paper models benchmark readme clean-venv
+
+env: $(STAMP)
+
+$(STAMP): ci/requirements.txt pyproject.toml
+	bash ci/setup_env.sh $(PYTHON) $(VENV)
+	touch $@
+
+reproduce: env  ## run every notebook at its defaults (in place), write figures/ and claims, update the README table
+	$(BIN)/python ci/run_notebooks.py
+	$(BIN)/python ci/readme_table.py
+
+test: env  ## the library's tests, then nbval re-executing every committed notebook with the shipped models
+	MODEINTERP_CACHE=readonly $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
+		--nbval-sanitize-with ci/nbval_sanitize.cfg -p no:randomly
+
+paper: env  ## the paper's scale (use a GPU): outputs go to runs/paper/, the committed notebooks stay as they are
+	$(BIN)/python ci/run_notebooks.py --paper --out runs/paper
+
+models: env  ## remake every shipped model from scratch by running the notebooks at their defaults
+	$(BIN)/python ci/make_models.py
+
+readme: env  ## regenerate the README results table from figures/*/claims.json
+	$(BIN)/python ci/readme_table.py
+
+clean-venv:
+	rm -rf $(VENV)

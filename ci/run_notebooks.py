@@ -1,0 +1,101 @@
+"""Run notebooks with papermill, in batch: at their defaults (in place), or with a parameter file.
+
+    python ci/run_notebooks.py                         # every notebook at its defaults, outputs stored in place
+    python ci/run_notebooks.py notebooks/01_gaussian_1d.ipynb -p n_samples 20000 --out runs/
+    python ci/run_notebooks.py --paper --out runs/paper  # each notebook with ci/paper/<name>.yaml (use a GPU)
+
+Parameter names are checked against each notebook's `parameters` cell before anything runs (papermill itself
+only warns on an unknown name). Outputs are written atomically, with papermill's timing metadata stripped.
+"""
+import argparse
+import os
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+PAPER = ROOT / "ci" / "paper"
+
+
+def check_names(notebook: Path, parameters: dict) -> None:
+    """Exit with a clear message if a parameter is not in the notebook's parameters cell."""
+    known = pm.inspect_notebook(str(notebook))
+    unknown = sorted(set(parameters) - set(known))
+    if unknown:
+        sys.exit(f"{notebook.name}: unknown parameter(s) {', '.join(unknown)}; "
+                 f"allowed: {', '.join(sorted(known))}")
+
+
+def strip_timings(path: Path) -> None:
+    """Remove papermill's and nbclient's per-run timing metadata, keeping outputs and execution counts."""
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    nbformat.write(nb, path)
+
+
+def run(notebook: Path, parameters: dict, out: Path) -> Path:
+    """Execute one notebook with `parameters` into `out`, atomically."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=out.stem + ".", suffix=".tmp.ipynb")
+    os.close(fd)
+    try:
+        pm.execute_notebook(str(notebook), tmp, parameters=parameters, cwd=str(notebook.parent),
+                            kernel_name="python3", progress_bar=False)
+        strip_timings(Path(tmp))
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    print(f"ran {notebook.relative_to(ROOT)} -> {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}",
+          flush=True)
+    return out
+
+
+def parameters_for(notebook: Path, args) -> dict:
+    """The parameters for one notebook: the paper file (with --paper), then --params, then -p."""
+    params = {}
+    files = ([PAPER / f"{notebook.stem}.yaml"] if args.paper else []) + ([Path(args.params)] if args.params else [])
+    for f in files:
+        if not f.exists():
+            sys.exit(f"parameter file {f} does not exist")
+        params.update(yaml.safe_load(f.read_text()) or {})
+    for name, value in args.p or []:
+        params[name] = yaml.safe_load(value)
+    return params
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("notebooks", nargs="*", type=Path, help="default: every notebooks/*.ipynb")
+    ap.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"), help="a parameter (YAML value)")
+    ap.add_argument("--params", help="a YAML file of parameters")
+    ap.add_argument("--paper", action="store_true", help="use ci/paper/<notebook>.yaml: the paper's scale")
+    ap.add_argument("--out", type=Path, help="folder for executed notebooks (default: in place)")
+    ap.add_argument("--jobs", type=int, default=2, help="notebooks run at once (default 2: one per core)")
+    args = ap.parse_args(argv)
+    notebooks = [n.resolve() for n in args.notebooks] or sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
+    jobs = []
+    for nb in notebooks:
+        if not nb.exists():
+            sys.exit(f"no notebook {nb}")
+        params = parameters_for(nb, args)
+        check_names(nb, params)
+        jobs.append((nb, params, (args.out.resolve() / nb.name) if args.out else nb))
+    if (args.paper or args.params or args.p) and not args.out:
+        sys.exit("non-default parameters need --out DIR: the committed notebooks hold the default run")
+    with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        for f in [pool.submit(run, *job) for job in jobs]:
+            f.result()
+
+
+if __name__ == "__main__":
+    main()

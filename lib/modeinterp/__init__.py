@@ -1,0 +1,19 @@
+"""modeinterp: a thin library reproducing 'Understanding Hallucinations in Diffusion Models through Mode
+Interpolation' (Aithal, Maini, Lipton, Kolter; NeurIPS 2024).
+
+Modules, one concept each:
+  runtime    setup(seed, threads): seeds and thread count
+  params     validation of notebook parameters (clear errors before any compute)
+  diffusion  noise schedules, forward noising, eps-prediction loss, x0_hat
+  samplers   DDPM ancestral (full or strided) and DDIM, with the streaming trajectory variance
+  metric     trajectory variance (streaming and post hoc), ROC/AUROC, operating points
+  mixtures   Gaussian mixtures with known modes, their exact noised score (the oracle), a labeller
+  nets       denoisers (the toy MLP)
+  train      a model-agnostic training loop and the cache of trained models
+  toy        training the toy MLP on a mixture, end to end, from one configuration
+  plots      a plotting style and a byte-stable savefig
+  claims     the claims files that the README table is built from
+"""
+from .runtime import setup
+
+__all__ = ["setup"]

@@ -1,0 +1,120 @@
+"""The hallucination metric: the variance of x0_hat over a window of reverse steps, and how well it detects.
+
+The paper's "Hal": for each sample, the population variance of x0_hat across the steps of a window, per
+dimension, averaged over dimensions. High variance means the trajectory cannot decide between modes.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from .diffusion import Schedule, predict_x0, q_sample
+
+
+class Welford:
+    """Streaming mean and population variance over a sequence of tensors: memory O(N x D), not O(N x T x D)."""
+
+    def __init__(self):
+        self.n, self.mean, self.m2 = 0, None, None
+
+    def add(self, x: torch.Tensor) -> None:
+        """Add one step's x0_hat (shape N x ...)."""
+        x = x.detach().to(torch.float64)
+        self.n += 1
+        if self.mean is None:
+            self.mean, self.m2 = x.clone(), torch.zeros_like(x)
+            return
+        delta = x - self.mean
+        self.mean += delta / self.n
+        self.m2 += delta * (x - self.mean)
+
+    def variance(self) -> torch.Tensor:
+        """Per-sample variance, averaged over all but the first dimension (shape N)."""
+        if self.n == 0:
+            raise ValueError("no steps were added: the window holds no sampled timestep")
+        return (self.m2 / self.n).flatten(1).mean(1)
+
+
+def trajectory_variance(x0_hats: torch.Tensor) -> torch.Tensor:
+    """The metric from stored trajectories (steps x N x ...): population variance over steps, mean over dims."""
+    return x0_hats.to(torch.float64).var(0, unbiased=False).flatten(1).mean(1)
+
+
+def window_steps(T: int, t_lo: int, t_hi: int, k: int) -> list[int]:
+    """k timesteps evenly spaced over [t_lo, t_hi] (inclusive, 0-indexed), for the post-hoc metric."""
+    if not 0 <= t_lo <= t_hi < T:
+        raise ValueError(f"window must satisfy 0 <= t_lo <= t_hi < T={T}; got ({t_lo}, {t_hi})")
+    if k < 2:
+        raise ValueError(f"k must be at least 2 timesteps for a variance; got {k}")
+    return sorted(set(np.linspace(t_lo, t_hi, k).round().astype(int).tolist()))
+
+
+@torch.no_grad()
+def posthoc_variance(model, schedule: Schedule, x0: torch.Tensor, steps: list[int],
+                     generator: torch.Generator, chunk: int = 2048) -> torch.Tensor:
+    """Re-noise finished samples x0 to each timestep in `steps`, predict x0_hat, return the metric (shape N)."""
+    out = []
+    for x in x0.to(generator.device).split(chunk):
+        acc = Welford()
+        for t in steps:
+            eps = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+            tt = torch.full((len(x),), t, dtype=torch.long, device=x.device)
+            x_t = q_sample(schedule, x, tt, eps)
+            acc.add(predict_x0(x_t, model(x_t, t), float(schedule.alpha_bar[t])))
+        out.append(acc.variance().cpu())
+    return torch.cat(out)
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """Detection at a threshold: samples with score > threshold are removed."""
+
+    threshold: float
+    retention: float  # fraction of in-support samples kept
+    removed: float  # fraction of hallucinated samples removed
+
+
+def operating_point(score, hallucinated, retention: float = 0.95) -> OperatingPoint:
+    """The smallest threshold keeping at least `retention` of in-support samples, and what it removes."""
+    score, hallucinated = _check_scores(score, hallucinated)
+    if not 0 < retention <= 1:
+        raise ValueError(f"retention must be in (0, 1]; got {retention}")
+    inside = np.sort(score[~hallucinated])
+    threshold = inside[int(np.ceil(retention * len(inside))) - 1]
+    return OperatingPoint(float(threshold), float(np.mean(inside <= threshold)),
+                          float(np.mean(score[hallucinated] > threshold)))
+
+
+def auroc(score, hallucinated) -> float:
+    """Area under the ROC curve of `score` as a detector of hallucinated samples."""
+    score, hallucinated = _check_scores(score, hallucinated)
+    return float(roc_auc_score(hallucinated, score))
+
+
+def roc(score, hallucinated) -> tuple[np.ndarray, np.ndarray]:
+    """The ROC curve: (fraction of in-support removed, fraction of hallucinated removed) per threshold."""
+    score, hallucinated = _check_scores(score, hallucinated)
+    fpr, tpr, _ = roc_curve(hallucinated, score)
+    return fpr, tpr
+
+
+def _check_scores(score, hallucinated):
+    score = np.asarray(score, dtype=np.float64)
+    hallucinated = np.asarray(hallucinated, dtype=bool)
+    if score.shape != hallucinated.shape or score.ndim != 1:
+        raise ValueError(f"score and labels must be 1-d of equal length; got {score.shape} and {hallucinated.shape}")
+    if hallucinated.all() or not hallucinated.any():
+        raise ValueError("detection needs both hallucinated and in-support samples; got only one kind")
+    return score, hallucinated
+
+
+def matching_window(schedule: Schedule, reference: Schedule, reference_steps: int) -> tuple[int, int]:
+    """The last steps of `schedule` whose noise is no larger than in the last `reference_steps` of `reference`.
+
+    Translates a window between schedules by noise level: e.g. the paper's last 15 of T=1000 steps becomes
+    the last 5 of T=100 under the same beta range. Returns (0, k - 1), at least two steps.
+    """
+    bound = float(reference.alpha_bar[reference_steps - 1])
+    k = int((schedule.alpha_bar >= bound).sum())
+    return (0, max(k, 2) - 1)

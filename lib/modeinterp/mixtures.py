@@ -1,0 +1,108 @@
+"""Gaussian mixtures with known modes: sampling, log density, the exact noised score, and a labeller.
+
+Every mode has the same isotropic standard deviation `std`. Noising with alpha_bar gives again a mixture, with
+means sqrt(alpha_bar) mu_k and variance alpha_bar std^2 + 1 - alpha_bar, so the score, the optimal eps and the
+optimal denoiser E[x_0 | x_t] are exact at every t: the oracle the learned model is compared with.
+"""
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .diffusion import Schedule
+
+HALLUCINATION_SIGMAS = 6.0  # the paper's 1D rule: farther than 6 std from every mean
+
+
+@dataclass(frozen=True)
+class GaussianMixture:
+    """K modes with means (K x D), one shared std, and weights summing to one."""
+
+    means: torch.Tensor
+    std: float
+    weights: torch.Tensor
+
+    @property
+    def dim(self) -> int:
+        return self.means.shape[1]
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """n points (n x D, float32)."""
+        k = torch.multinomial(self.weights, n, replacement=True, generator=generator)
+        noise = torch.randn((n, self.dim), generator=generator, dtype=torch.float64)
+        return (self.means[k] + self.std * noise).float()
+
+    def log_prob(self, x: torch.Tensor, alpha_bar: float = 1.0) -> torch.Tensor:
+        """Log density of the mixture noised to alpha_bar (1 = the data) at points x (N x D)."""
+        return torch.logsumexp(self._log_joint(x, alpha_bar), dim=1)
+
+    def responsibilities(self, x: torch.Tensor, alpha_bar: float) -> torch.Tensor:
+        """p(mode k | x_t) for the mixture noised to alpha_bar (N x K)."""
+        return torch.softmax(self._log_joint(x, alpha_bar), dim=1)
+
+    def score(self, x: torch.Tensor, alpha_bar: float) -> torch.Tensor:
+        """The exact score grad log p_t(x) of the noised mixture (N x D)."""
+        x = x.to(torch.float64)
+        centred = x[:, None, :] - math.sqrt(alpha_bar) * self.means[None]
+        r = self.responsibilities(x, alpha_bar)
+        return -(r[:, :, None] * centred).sum(1) / self._noised_var(alpha_bar)
+
+    def eps(self, x: torch.Tensor, alpha_bar: float) -> torch.Tensor:
+        """The optimal eps-prediction: -sqrt(1 - alpha_bar) * score."""
+        return -math.sqrt(1 - alpha_bar) * self.score(x, alpha_bar)
+
+    def denoise(self, x: torch.Tensor, alpha_bar: float) -> torch.Tensor:
+        """The optimal denoiser E[x_0 | x_t] (Tweedie's formula)."""
+        return (x.to(torch.float64) - math.sqrt(1 - alpha_bar) * self.eps(x, alpha_bar)) / math.sqrt(alpha_bar)
+
+    def sigmas_to_nearest(self, x: torch.Tensor) -> torch.Tensor:
+        """Distance from each point to its nearest mean, in units of std (shape N)."""
+        return torch.cdist(x.to(torch.float64), self.means).min(1).values / self.std
+
+    def hallucinated(self, x: torch.Tensor, sigmas: float = HALLUCINATION_SIGMAS) -> torch.Tensor:
+        """The labeller: True where a sample lies farther than `sigmas` std from every mean."""
+        return self.sigmas_to_nearest(x) > sigmas
+
+    def between_modes(self, x: torch.Tensor) -> torch.Tensor:
+        """1D only: True where a sample lies strictly between the smallest and the largest mean."""
+        if self.dim != 1:
+            raise ValueError(f"between_modes is defined for 1D mixtures; this one has D={self.dim}")
+        return (x[:, 0] > self.means.min()) & (x[:, 0] < self.means.max())
+
+    def mode_of(self, x: torch.Tensor) -> torch.Tensor:
+        """Index of the nearest mean for each point (shape N)."""
+        return torch.cdist(x.to(torch.float64), self.means).argmin(1)
+
+    def _noised_var(self, alpha_bar):
+        return alpha_bar * self.std**2 + 1 - alpha_bar
+
+    def _log_joint(self, x, alpha_bar):
+        x = x.to(torch.float64)
+        var = self._noised_var(alpha_bar)
+        sq = torch.cdist(x, math.sqrt(alpha_bar) * self.means) ** 2
+        return torch.log(self.weights)[None] - sq / (2 * var) - 0.5 * self.dim * math.log(2 * math.pi * var)
+
+
+def mixture(means, std: float, weights=None) -> GaussianMixture:
+    """A mixture from a list of means (numbers for 1D, pairs for 2D); equal weights by default."""
+    m = torch.as_tensor(means, dtype=torch.float64)
+    m = m[:, None] if m.dim() == 1 else m
+    if m.dim() != 2 or len(m) < 1:
+        raise ValueError(f"means must be a list of numbers or of points; got shape {tuple(m.shape)}")
+    if not std > 0:
+        raise ValueError(f"std must be > 0; got {std}")
+    w = torch.full((len(m),), 1.0 / len(m), dtype=torch.float64) if weights is None else \
+        torch.as_tensor(weights, dtype=torch.float64)
+    if w.shape != (len(m),) or (w < 0).any() or abs(float(w.sum()) - 1) > 1e-9:
+        raise ValueError(f"weights must be {len(m)} non-negative numbers summing to 1; got {weights}")
+    return GaussianMixture(m, float(std), w)
+
+
+class ExactEps:
+    """The oracle denoiser: model(x_t, t) returning the mixture's exact eps under a schedule."""
+
+    def __init__(self, gm: GaussianMixture, schedule: Schedule):
+        self.gm, self.alpha_bar = gm, schedule.alpha_bar.tolist()
+
+    def __call__(self, x: torch.Tensor, t: int) -> torch.Tensor:
+        return self.gm.eps(x, self.alpha_bar[int(t)]).to(x.dtype)

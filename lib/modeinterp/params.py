@@ -1,0 +1,73 @@
+"""Validation of notebook parameters: one clear error naming the parameter and what is allowed."""
+from collections.abc import Iterable
+from numbers import Integral, Real
+
+
+class ParameterError(ValueError):
+    """A parameter value that is not allowed."""
+
+
+def fail(name: str, allowed: str, value) -> None:
+    """Raise the one-line error for parameter `name`."""
+    raise ParameterError(f"parameter '{name}' must be {allowed}; got {value!r}")
+
+
+def integer(name: str, value, low: int | None = None, high: int | None = None) -> int:
+    """Check an integer in [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        fail(name, "an integer", value)
+    _in_range(name, value, low, high, "an integer")
+    return int(value)
+
+
+def real(name: str, value, low: float | None = None, high: float | None = None,
+         low_open: bool = False) -> float:
+    """Check a real number in [low, high] (or (low, high] with low_open)."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        fail(name, "a number", value)
+    if low_open and low is not None and value <= low:
+        fail(name, f"a number > {low}" + (f" and <= {high}" if high is not None else ""), value)
+    _in_range(name, value, low, high, "a number")
+    return float(value)
+
+
+def choice(name: str, value, allowed: Iterable) -> object:
+    """Check a value from a fixed set."""
+    allowed = list(allowed)
+    if value not in allowed:
+        fail(name, "one of " + ", ".join(repr(a) for a in allowed), value)
+    return value
+
+
+def boolean(name: str, value) -> bool:
+    """Check a bool."""
+    if not isinstance(value, bool):
+        fail(name, "True or False", value)
+    return value
+
+
+def reals(name: str, value, min_len: int = 1, distinct: bool = False) -> list[float]:
+    """Check a list of numbers."""
+    if (not isinstance(value, (list, tuple)) or len(value) < min_len
+            or not all(isinstance(v, Real) and not isinstance(v, bool) for v in value)):
+        fail(name, f"a list of at least {min_len} numbers", value)
+    if distinct and len(set(value)) != len(value):
+        fail(name, "a list of distinct numbers", value)
+    return [float(v) for v in value]
+
+
+def integers(name: str, value, low: int | None = None, min_len: int = 1) -> list[int]:
+    """Check a list of integers, each >= low."""
+    if (not isinstance(value, (list, tuple)) or len(value) < min_len
+            or not all(isinstance(v, Integral) and not isinstance(v, bool) for v in value)
+            or (low is not None and min(value) < low)):
+        bound = f" each >= {low}" if low is not None else ""
+        fail(name, f"a list of at least {min_len} integers{bound}", value)
+    return [int(v) for v in value]
+
+
+def _in_range(name, value, low, high, what):
+    if (low is not None and value < low) or (high is not None and value > high):
+        lo = "-inf" if low is None else low
+        hi = "inf" if high is None else high
+        fail(name, f"{what} in [{lo}, {hi}]", value)

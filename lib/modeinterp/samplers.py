@@ -1,0 +1,119 @@
+"""Samplers: DDPM ancestral (all steps or a strided subset) and DDIM.
+
+Each sampler is a plain function: it takes its random generator, runs the reverse process in chunks of rows,
+and returns the samples, the trajectory variance of x0_hat over any number of windows (streamed, memory
+O(N x D)), and, on request, the full trajectories of the first few samples for plotting. `model(x_t, t)`
+predicts eps; `t` is passed as a Python int, the same for every row of a step. The computation runs on the
+generator's device (the model must be there too); what is returned is on the CPU.
+"""
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from . import diffusion
+from .diffusion import Schedule, predict_x0
+from .metric import Welford
+
+Window = tuple[int, int]  # (t_lo, t_hi): timesteps t_lo..t_hi inclusive, 0-indexed
+
+
+@dataclass
+class Samples:
+    """What a sampler returns."""
+
+    x0: torch.Tensor  # the samples, N x ...
+    timesteps: list[int]  # the timesteps visited, noisiest first
+    variance: dict[Window, torch.Tensor] = field(default_factory=dict)  # window -> metric, shape N
+    x_t: torch.Tensor | None = None  # steps x n_trajectories x ...: the state entering each step
+    x0_hat: torch.Tensor | None = None  # steps x n_trajectories x ...: x0_hat at each step
+
+
+def timesteps(T: int, n_steps: int | None = None) -> list[int]:
+    """The timesteps a sampler visits, noisiest first: all T, or n_steps evenly spaced from T-1 down to 0."""
+    if n_steps is None or n_steps == T:
+        return list(range(T - 1, -1, -1))
+    if not 1 <= n_steps <= T:
+        raise ValueError(f"n_steps must be in [1, T={T}]; got {n_steps}")
+    return sorted(set(np.linspace(0, T - 1, n_steps).round().astype(int).tolist()), reverse=True)
+
+
+def last_steps(k: int) -> Window:
+    """The window of the last k timesteps of the reverse process: t = 0..k-1."""
+    if k < 2:
+        raise ValueError(f"a window needs at least 2 steps; got {k}")
+    return (0, k - 1)
+
+
+def ddpm(model, schedule: Schedule, n: int, shape: Sequence[int], generator: torch.Generator,
+         n_steps: int | None = None, windows: Sequence[Window] = (), n_trajectories: int = 0,
+         variance: str = "beta", chunk: int = 2048, progress: bool = True) -> Samples:
+    """DDPM ancestral sampling with noise variance beta_t (as the paper) or the posterior's ('posterior')."""
+    if variance not in ("beta", "posterior"):
+        raise ValueError(f"variance must be 'beta' or 'posterior'; got {variance!r}")
+
+    def step(x_t, eps, x0_hat, ab_t, ab_prev, noise):
+        mean, posterior_var = diffusion.posterior(x_t, x0_hat, ab_t, ab_prev)
+        if noise is None:  # the last step returns the mean
+            return mean
+        var = 1 - ab_t / ab_prev if variance == "beta" else posterior_var  # beta_t, or the posterior's
+        return mean + math.sqrt(var) * noise
+
+    return _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_trajectories, chunk, progress)
+
+
+def ddim(model, schedule: Schedule, n: int, shape: Sequence[int], generator: torch.Generator,
+         n_steps: int | None = None, eta: float = 0.0, windows: Sequence[Window] = (),
+         n_trajectories: int = 0, chunk: int = 2048, progress: bool = True) -> Samples:
+    """DDIM (Song et al., 2021): deterministic at eta=0, DDPM-like noise at eta=1."""
+    if not 0 <= eta <= 1:
+        raise ValueError(f"eta must be in [0, 1]; got {eta}")
+
+    def step(x_t, eps, x0_hat, ab_t, ab_prev, noise):
+        sigma = eta * math.sqrt((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev))
+        x_prev = math.sqrt(ab_prev) * x0_hat + math.sqrt(max(1 - ab_prev - sigma**2, 0.0)) * eps
+        return x_prev if noise is None or sigma == 0 else x_prev + sigma * noise
+
+    return _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_trajectories, chunk, progress)
+
+
+@torch.no_grad()
+def _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_trajectories, chunk, progress):
+    """The reverse process shared by the samplers: chunks of rows, each run through every timestep."""
+    ts = timesteps(schedule.T, n_steps)
+    windows = [tuple(w) for w in windows]
+    for lo, hi in windows:
+        if not any(lo <= t <= hi for t in ts):
+            raise ValueError(f"window ({lo}, {hi}) holds no timestep the sampler visits")
+    alpha_bar = schedule.alpha_bar.tolist()
+    xs, variances, traj_x, traj_x0 = [], {w: [] for w in windows}, [], []
+    chunks = [min(chunk, n - i) for i in range(0, n, chunk)]
+    bar = tqdm(total=len(chunks) * len(ts), desc="sampling", disable=not progress, leave=False)
+    for c, rows in enumerate(chunks):
+        x = torch.randn((rows, *shape), generator=generator, device=generator.device)
+        acc = {w: Welford() for w in windows}
+        record = c == 0 and n_trajectories > 0
+        for i, t in enumerate(ts):
+            ab_t = alpha_bar[t]
+            ab_prev = alpha_bar[ts[i + 1]] if i + 1 < len(ts) else 1.0
+            eps = model(x, t)
+            x0_hat = predict_x0(x, eps, ab_t)
+            for (lo, hi), a in acc.items():
+                if lo <= t <= hi:
+                    a.add(x0_hat)
+            if record:
+                traj_x.append(x[:n_trajectories].clone())
+                traj_x0.append(x0_hat[:n_trajectories].clone())
+            noise = torch.randn(x.shape, generator=generator, device=x.device) if i + 1 < len(ts) else None
+            x = step(x, eps, x0_hat, ab_t, ab_prev, noise)
+            bar.update()
+        xs.append(x.cpu())
+        for w, a in acc.items():
+            variances[w].append(a.variance().cpu())
+    bar.close()
+    return Samples(
+        x0=torch.cat(xs), timesteps=ts, variance={w: torch.cat(v) for w, v in variances.items()},
+        x_t=torch.stack(traj_x).cpu() if traj_x else None, x0_hat=torch.stack(traj_x0).cpu() if traj_x0 else None)

@@ -1,0 +1,69 @@
+"""The toy experiment end to end: a Gaussian mixture, its training set, and the MLP trained on it, all from one
+configuration dict (which is also the cache key)."""
+from functools import partial
+
+import torch
+
+from . import diffusion, train
+from .mixtures import mixture
+from .nets import ToyMLP
+from .runtime import generator
+
+
+def toy_config(name: str, means, std: float, n_train: int, T: int, steps: int, batch: int, lr: float,
+               seed: int, width: int = 128, n_blocks: int = 3, shared_blocks: bool = False,
+               schedule: str = "linear", low_t_share: float = 0.0, low_t_max: int = 50,
+               warmup: float = 0.05) -> dict:
+    """The full configuration of one toy model: data, network, schedule and optimisation."""
+    return dict(name=name, means=[m if isinstance(m, (int, float)) else list(m) for m in means], std=std,
+                n_train=n_train, T=T, schedule=schedule, width=width, n_blocks=n_blocks,
+                shared_blocks=shared_blocks, steps=steps, batch=batch, lr=lr, warmup=warmup,
+                low_t_share=low_t_share, low_t_max=low_t_max, seed=seed)
+
+
+def training_set(config: dict) -> torch.Tensor:
+    """The n_train points the model of `config` is trained on (seeded by the config's seed)."""
+    return mixture(config["means"], config["std"]).sample(config["n_train"], generator(config["seed"]))
+
+
+def build(config: dict) -> ToyMLP:
+    """An untrained network of the configuration's shape."""
+    dim = len(config["means"][0]) if isinstance(config["means"][0], list) else 1
+    return ToyMLP(dim, config["T"], config["width"], config["n_blocks"], config["shared_blocks"])
+
+
+def train_toy(config: dict, progress: bool = True, device: str = "cpu") -> dict:
+    """Train the configuration's MLP on its training set (on `device`); return its state and loss history."""
+    data = training_set(config).to(device)
+    schedule = diffusion.make_schedule(config["schedule"], config["T"])
+    torch.manual_seed(config["seed"])
+    model = build(config).to(device)
+    g = generator(config["seed"] + 1, device)
+
+    def draw(gen):
+        return data[torch.randint(0, len(data), (config["batch"],), generator=gen, device=gen.device)]
+
+    def loss(net, x0, gen):
+        t = diffusion.sample_t(len(x0), config["T"], gen, config["low_t_share"], config["low_t_max"])
+        return diffusion.eps_loss(net, schedule, x0, t, gen)
+
+    history = train.fit(model, draw, loss, config["steps"], config["lr"], g, config["warmup"], progress=progress)
+    state = {k: v.cpu() for k, v in model.state_dict().items()}
+    return {"state": state, "loss": history[:: max(1, len(history) // 500)]}
+
+
+def toy_models(configs: list[dict], cache_dir, workers: int = 1, device: str = "cpu") -> list[tuple[ToyMLP, dict]]:
+    """The trained models of `configs` (on `device`) with their payloads: cached, else trained in `workers`
+    processes."""
+    fn = partial(train_toy, progress=workers <= 1, device=str(device))
+    out = []
+    for config, payload in zip(configs, train.cached_many(configs, fn, cache_dir, workers)):
+        model = build(config)
+        model.load_state_dict(payload["state"])
+        out.append((model.to(device).eval(), payload))
+    return out
+
+
+def toy_model(config: dict, cache_dir) -> tuple[ToyMLP, dict]:
+    """The trained model of `config` (from the cache, or trained now, with a progress bar) and its payload."""
+    return toy_models([config], cache_dir)[0]

@@ -1,0 +1,154 @@
+"""A model-agnostic training loop, and the cache of trained models keyed by their full configuration.
+
+The loop knows nothing of the model or the data: it draws a batch, splits it into cache-sized chunks,
+accumulates the gradient of `loss(model, chunk, generator)` and steps Adam with warmup and cosine decay.
+
+The cache stores one file per configuration, named by a hash of the configuration. Files are written
+atomically (temporary file, then rename) and begin with a digest of their payload, so a truncated or corrupt
+file is detected, reported and retrained, never used. With MODEINTERP_CACHE=readonly (set by the test command)
+a missing model is an error instead of a training run: that is how CI knows the shipped models still match the
+notebooks' defaults.
+"""
+import hashlib
+import io
+import json
+import math
+import multiprocessing
+import os
+import tempfile
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+CACHE_ENV = "MODEINTERP_CACHE"
+CACHE_VERSION = 1  # bump when training code changes what a configuration produces
+MAGIC = b"modeinterp-model v1 sha256="
+
+
+def fit(model: torch.nn.Module, draw_batch: Callable, loss: Callable, steps: int, lr: float,
+        generator: torch.Generator, warmup: float = 0.05, chunk: int = 2048, progress: bool = True) -> list[float]:
+    """Train with Adam, linear warmup over a `warmup` share of the steps, then cosine decay to 0.
+
+    draw_batch(generator) returns one batch (a tensor); loss(model, chunk, generator) returns a scalar.
+    Returns the loss per step.
+    """
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    n_warm = max(1, int(warmup * steps))
+    lr_at = lambda s: (s + 1) / n_warm if s < n_warm else 0.5 * (1 + math.cos(math.pi * (s - n_warm) / max(1, steps - n_warm)))  # noqa: E731
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    history = []
+    model.train()
+    with tqdm(range(steps), desc="training", disable=not progress, mininterval=1.0) as bar:
+        for step in bar:
+            batch = draw_batch(generator)
+            opt.zero_grad(set_to_none=True)
+            total = 0.0
+            for part in batch.split(chunk):
+                value = loss(model, part, generator) * (len(part) / len(batch))
+                value.backward()
+                total += value.item()
+            opt.step()
+            sched.step()
+            history.append(total)
+            if step % 100 == 0:
+                bar.set_postfix(loss=f"{total:.4f}", refresh=False)
+    model.eval()
+    return history
+
+
+def config_key(config: dict) -> str:
+    """A stable 16-hex-digit key for a JSON-serialisable configuration."""
+    text = json.dumps({"cache_version": CACHE_VERSION, **config}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def cache_path(config: dict, cache_dir: str | os.PathLike) -> Path:
+    """Where the model trained from `config` is stored."""
+    return Path(cache_dir) / f"{config.get('name', 'model')}-{config_key(config)}.pt"
+
+
+def save(payload: dict, path: str | os.PathLike) -> None:
+    """Write a payload atomically, with a digest header that makes corruption detectable."""
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    data = buf.getvalue()
+    header = MAGIC + hashlib.sha256(data).hexdigest().encode() + b"\n"
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(header + data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load(path: str | os.PathLike) -> dict:
+    """Read a payload written by `save`; ValueError if it is truncated or corrupt."""
+    raw = Path(path).read_bytes()
+    header, _, data = raw.partition(b"\n")
+    if not header.startswith(MAGIC) or hashlib.sha256(data).hexdigest().encode() != header[len(MAGIC):]:
+        raise ValueError(f"{path} is truncated or corrupt (digest mismatch)")
+    return torch.load(io.BytesIO(data), weights_only=True)
+
+
+def _lookup(config: dict, cache_dir) -> dict | None:
+    """The cached payload of `config`, or None (a corrupt or mismatched file is reported, never used)."""
+    path = cache_path(config, cache_dir)
+    if not path.exists():
+        return None
+    try:
+        payload = load(path)
+        if payload.get("config") == config:
+            return payload
+        warnings.warn(f"{path} holds another configuration; retraining")
+    except Exception as e:
+        warnings.warn(f"{path} is unreadable ({e}); retraining")
+    return None
+
+
+def _train_and_store(train: Callable, config: dict, cache_dir, threads: int = 1) -> dict:
+    """Train one configuration (in a worker process when run in a pool) and store it atomically."""
+    from .runtime import setup
+    setup(config.get("seed", 0), threads)
+    payload = {"config": config, **train(config)}
+    save(payload, cache_path(config, cache_dir))
+    return payload
+
+
+def cached_many(configs: list[dict], train: Callable[[dict], dict], cache_dir, workers: int = 1) -> list[dict]:
+    """The payloads trained from `configs`: from the cache, else trained (in `workers` processes) and stored.
+
+    With workers > 1 each missing model trains in its own single-thread process (2 on a 2-core machine is
+    fastest); `train` must then be importable (a library function, or a functools.partial of one).
+    """
+    payloads = [_lookup(c, cache_dir) for c in configs]
+    missing = [i for i, p in enumerate(payloads) if p is None]
+    if missing and os.environ.get(CACHE_ENV) == "readonly":
+        names = ", ".join(cache_path(configs[i], cache_dir).name for i in missing)
+        raise RuntimeError(f"{CACHE_ENV}=readonly and no trained model in {cache_dir} for: {names}. The shipped "
+                           f"models do not match the notebook's defaults: remake them with `make models`")
+    if workers <= 1 or len(missing) <= 1:
+        for i in missing:
+            payloads[i] = {"config": configs[i], **train(configs[i])}
+            save(payloads[i], cache_path(configs[i], cache_dir))
+        return payloads
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(workers, len(missing)), mp_context=ctx) as pool:
+        futures = {pool.submit(_train_and_store, train, configs[i], cache_dir): i for i in missing}
+        for f in tqdm(as_completed(futures), total=len(futures), desc=f"training ({workers} processes)"):
+            payloads[futures[f]] = f.result()
+    return payloads
+
+
+def cached(config: dict, train: Callable[[dict], dict], cache_dir) -> dict:
+    """The payload trained from `config`: loaded from the cache, or trained by `train(config)` and stored."""
+    return cached_many([config], train, cache_dir)[0]

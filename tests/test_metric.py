@@ -1,0 +1,77 @@
+"""The metric and the detection numbers on hand-made inputs."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from modeinterp import diffusion, metric
+from modeinterp.runtime import generator
+
+
+def test_welford_equals_the_population_variance():
+    xs = torch.randn(20, 50, 3, generator=generator(0), dtype=torch.float64)
+    acc = metric.Welford()
+    for x in xs:
+        acc.add(x)
+    expected = xs.numpy().var(0).reshape(50, -1).mean(1)
+    assert np.allclose(acc.variance().numpy(), expected, rtol=1e-12)
+    assert np.allclose(metric.trajectory_variance(xs).numpy(), expected, rtol=1e-12)
+
+
+def test_empty_window_is_an_error():
+    with pytest.raises(ValueError, match="no steps were added"):
+        metric.Welford().variance()
+
+
+def test_operating_point_on_a_hand_made_list():
+    inside = np.arange(1, 21, dtype=float)  # 20 in-support scores 1..20
+    hal_scores = np.array([5.0, 25.0, 30.0, 40.0])
+    score = np.concatenate([inside, hal_scores])
+    hal = np.r_[np.zeros(20, bool), np.ones(4, bool)]
+    op = metric.operating_point(score, hal, 0.95)
+    assert (op.threshold, op.retention, op.removed) == (19.0, 0.95, 0.75)
+    op = metric.operating_point(score, hal, 1.0)
+    assert (op.threshold, op.retention, op.removed) == (20.0, 1.0, 0.75)
+    # AUROC: 3 of 4 hallucinations beat all 20; the one at 5 beats 4 of 20 and ties one (counts a half)
+    assert metric.auroc(score, hal) == pytest.approx((3 * 20 + 4 + 0.5) / 80)
+
+
+def test_operating_point_with_ties_keeps_at_least_the_retention():
+    score = np.array([1, 1, 1, 1, 2, 3, 3])
+    hal = np.array([0, 0, 0, 0, 0, 1, 1], bool)
+    op = metric.operating_point(score, hal, 0.5)
+    assert op.retention >= 0.5 and op.threshold == 1 and op.removed == 1.0
+
+
+def test_detection_needs_both_kinds():
+    with pytest.raises(ValueError, match="both hallucinated and in-support"):
+        metric.auroc([1, 2], [False, False])
+
+
+def test_posthoc_variance_has_the_expected_value():
+    """With eps = 0, x0_hat at t is x_t / sqrt(alpha_bar_t): two steps give E[var] = (c1^2 + c2^2) / 4."""
+    schedule = diffusion.linear_schedule(100)
+    zero = lambda x, t: torch.zeros_like(x)  # noqa: E731
+    n = 100_000
+    x0 = torch.ones(n, 1)
+    v = metric.posthoc_variance(zero, schedule, x0, [10, 20], generator(0))
+    ab = schedule.alpha_bar
+    c = [math.sqrt(1 - ab[t].item()) / math.sqrt(ab[t].item()) for t in (10, 20)]
+    expected = (c[0] ** 2 + c[1] ** 2) / 4
+    se = v.double().std().item() / math.sqrt(n)
+    assert abs(v.double().mean().item() - expected) < 4 * se
+
+
+def test_window_steps():
+    assert metric.window_steps(1000, 100, 150, 10) == [100, 106, 111, 117, 122, 128, 133, 139, 144, 150]
+    with pytest.raises(ValueError, match="window must satisfy"):
+        metric.window_steps(100, 50, 150, 10)
+
+
+def test_matching_window_translates_the_papers_window_by_noise_level():
+    paper = diffusion.linear_schedule(1000)
+    assert metric.matching_window(paper, paper, 15) == (0, 14)
+    lo, hi = metric.matching_window(diffusion.linear_schedule(100), paper, 15)
+    ab = diffusion.linear_schedule(100).alpha_bar
+    assert lo == 0 and ab[hi] >= paper.alpha_bar[14] > ab[hi + 1]

@@ -1,0 +1,88 @@
+"""The notebooks: their anatomy, their parameters, and their claims. (nbval re-executes them separately.)"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+REQUIRED_CLAIMS = {
+    "01_gaussian_1d": {"interpolated_fraction", "exact_score_interpolated_fraction", "auroc",
+                       "removed_at_retention", "retention"},
+}
+
+
+def cells(path):
+    return nbformat.read(path, as_version=4).cells
+
+
+def test_there_are_notebooks():
+    assert [p.stem for p in NOTEBOOKS][:1] == ["01_gaussian_1d"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_anatomy(path):
+    cs = cells(path)
+    code = [c for c in cs if c.cell_type == "code"]
+    assert cs[0].cell_type == "markdown" and cs[0].source.startswith("# ")
+    assert "google.colab" in code[0].source, "the first code cell installs the library on Colab"
+    assert "parameters" in code[1].metadata.get("tags", []), "the second code cell holds the parameters"
+    assert "params." in code[2].source, "the parameters are validated right after they are set"
+    assert code[-1].source.startswith("# NBVAL_CHECK_OUTPUT") and "claims.write" in code[-1].source
+    assert all(c.outputs for c in code[1:]), "committed with the outputs of the default run"
+    assert not any(o.output_type == "error" for c in code for o in c.outputs)
+    assert not any(s in c.source for c in code for s in ("def ", "class ", "lambda ")), "helpers belong in lib/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_parameter_is_documented_with_the_papers_value(path):
+    for name, p in pm.inspect_notebook(str(path)).items():
+        assert p["inferred_type_name"] != "None", f"{name} has no type annotation"
+        assert p["help"], f"{name} has no help text"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_paper_scale_file_names_only_real_parameters(path):
+    paper = ROOT / "ci" / "paper" / f"{path.stem}.yaml"
+    values = yaml.safe_load(paper.read_text())
+    known = pm.inspect_notebook(str(path))
+    assert set(values) <= set(known), set(values) - set(known)
+    assert not any(isinstance(v, str) and v.replace(".", "").replace("e-", "").isdigit() for v in values.values())
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_claims_file_holds_the_required_claims(path):
+    claims = json.loads((ROOT / "figures" / path.stem / "claims.json").read_text())
+    assert all(set(c) >= {"name", "ours", "paper", "what"} for c in claims)
+    assert REQUIRED_CLAIMS.get(path.stem, set()) <= {c["name"] for c in claims}
+
+
+def test_section_1_claims_hold():
+    c = {x["name"]: x["ours"] for x in json.loads((ROOT / "figures/01_gaussian_1d/claims.json").read_text())}
+    assert c["interpolated_fraction"] > 0
+    assert c["exact_score_interpolated_fraction"] == 0
+    assert c["retention"] >= 0.95
+
+
+def test_a_bad_parameter_stops_before_any_compute(tmp_path):
+    nb = ROOT / "notebooks" / "01_gaussian_1d.ipynb"
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        pm.execute_notebook(str(nb), str(tmp_path / "out.ipynb"), cwd=str(nb.parent), kernel_name="python3",
+                            parameters={"T": -5, "cache_dir": str(tmp_path), "out_dir": str(tmp_path)},
+                            progress_bar=False)
+    assert e.value.ename == "ParameterError"
+    assert "parameter 'T' must be an integer in [10, 100000]; got -5" in e.value.evalue
+    assert not list(tmp_path.glob("*.pt")) and not list(tmp_path.glob("*.png"))
+
+
+def test_the_batch_runner_rejects_an_unknown_parameter(tmp_path):
+    r = subprocess.run([sys.executable, str(ROOT / "ci" / "run_notebooks.py"), "notebooks/01_gaussian_1d.ipynb",
+                        "-p", "n_sampels", "10", "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode != 0
+    assert "unknown parameter(s) n_sampels" in r.stderr and "n_samples" in r.stderr
+    assert not list(tmp_path.iterdir())

@@ -1,0 +1,31 @@
+"""Parameter validation: one clear error naming the parameter and what is allowed."""
+import pytest
+
+from modeinterp import params
+from modeinterp.runtime import device, setup
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: params.integer("T", -5, low=10), "parameter 'T' must be an integer in [10, inf]; got -5"),
+    (lambda: params.integer("T", 1.5), "parameter 'T' must be an integer; got 1.5"),
+    (lambda: params.integer("T", True), "parameter 'T' must be an integer; got True"),
+    (lambda: params.real("lr", "1e-3"), "parameter 'lr' must be a number; got '1e-3'"),
+    (lambda: params.real("lr", 0, low=0, low_open=True), "parameter 'lr' must be a number > 0"),
+    (lambda: params.choice("schedule", "x", ["linear", "cosine"]), "must be one of 'linear', 'cosine'; got 'x'"),
+    (lambda: params.reals("means", [1, 1], distinct=True), "parameter 'means' must be a list of distinct numbers"),
+    (lambda: params.integers("sizes", [10, -1], low=1), "parameter 'sizes' must be a list of at least 1 integers each >= 1"),
+    (lambda: params.boolean("shared_blocks", "yes"), "parameter 'shared_blocks' must be True or False"),
+    (lambda: device("gpu0"), "parameter 'device' must be"),
+    (lambda: setup(0, 0), "threads must be a positive integer"),
+])
+def test_errors_name_the_parameter_and_what_is_allowed(call, message):
+    with pytest.raises(ValueError) as e:
+        call()
+    assert message in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_good_values_pass():
+    assert params.integer("T", 100, low=10) == 100
+    assert params.real("lr", 1e-3, low=0, low_open=True) == 1e-3
+    assert params.reals("means", [1, 2.5]) == [1.0, 2.5]

@@ -1,0 +1,97 @@
+"""Samplers driven by the exact denoiser of a mixture: they must reproduce the mixture."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from modeinterp import diffusion, metric, mixtures, samplers
+from modeinterp.runtime import generator
+
+WEIGHTS = [0.5, 0.3, 0.2]
+
+
+@pytest.fixture(scope="module")
+def oracle():
+    gm = mixtures.mixture([1, 2, 3], 0.05, WEIGHTS)
+    schedule = diffusion.linear_schedule(1000)
+    return gm, schedule, mixtures.ExactEps(gm, schedule)
+
+
+def assert_reproduces(gm, x):
+    n = len(x)
+    weights = np.bincount(gm.mode_of(x).numpy(), minlength=3) / n
+    se = np.sqrt(np.array(WEIGHTS) * (1 - np.array(WEIGHTS)) / n)
+    assert np.all(np.abs(weights - WEIGHTS) < 4 * se), (weights, se)
+    assert gm.hallucinated(x).sum().item() == 0
+    # within a mode the samples have the data's spread
+    for k, mu in enumerate([1, 2, 3]):
+        xs = x[gm.mode_of(x) == k, 0].double()
+        assert xs.std().item() == pytest.approx(0.05, rel=0.1)
+
+
+@pytest.mark.parametrize("n_steps", [None, 250])
+def test_ddpm_with_the_exact_score_reproduces_the_mixture(oracle, n_steps):
+    gm, schedule, eps = oracle
+    assert_reproduces(gm, samplers.ddpm(eps, schedule, 20_000, (1,), generator(0), n_steps=n_steps, progress=False).x0)
+
+
+@pytest.mark.parametrize("eta", [0.0, 1.0])
+def test_ddim_with_the_exact_score_reproduces_the_mixture(oracle, eta):
+    gm, schedule, eps = oracle
+    assert_reproduces(gm, samplers.ddim(eps, schedule, 20_000, (1,), generator(0), n_steps=200, eta=eta,
+                                        progress=False).x0)
+
+
+def test_streaming_variance_equals_the_variance_of_stored_trajectories(oracle):
+    gm, _, _ = oracle
+    schedule = diffusion.linear_schedule(100)
+    eps = mixtures.ExactEps(gm, schedule)
+    windows = [(0, 4), (0, 14), (10, 30)]
+    run = samplers.ddpm(eps, schedule, 500, (1,), generator(1), windows=windows, n_trajectories=500,
+                        chunk=500, progress=False)
+    steps = np.array(run.timesteps)
+    for lo, hi in windows:
+        stored = run.x0_hat[(steps >= lo) & (steps <= hi)]
+        assert torch.allclose(run.variance[(lo, hi)], metric.trajectory_variance(stored), rtol=1e-5, atol=1e-12)
+
+
+def test_chunking_does_not_change_the_metric_definition(oracle):
+    gm, schedule, eps = oracle
+    a = samplers.ddpm(eps, schedule, 300, (1,), generator(2), n_steps=50, windows=[(0, 100)], chunk=300, progress=False)
+    assert a.variance[(0, 100)].shape == (300,) and a.x0.shape == (300, 1)
+
+
+def test_same_seed_same_samples(oracle):
+    gm, schedule, eps = oracle
+    a = samplers.ddpm(eps, schedule, 200, (1,), generator(5), n_steps=50, windows=[(0, 100)], progress=False)
+    b = samplers.ddpm(eps, schedule, 200, (1,), generator(5), n_steps=50, windows=[(0, 100)], progress=False)
+    c = samplers.ddpm(eps, schedule, 200, (1,), generator(6), n_steps=50, progress=False)
+    assert torch.equal(a.x0, b.x0) and torch.equal(a.variance[(0, 100)], b.variance[(0, 100)])
+    assert not torch.equal(a.x0, c.x0)
+
+
+def test_strided_timesteps():
+    assert samplers.timesteps(1000, 250)[:3] == [999, 995, 991] and samplers.timesteps(1000, 250)[-1] == 0
+    assert len(samplers.timesteps(1000, 250)) == 250
+    assert samplers.timesteps(10) == list(range(9, -1, -1))
+
+
+def test_a_window_the_sampler_never_visits_is_an_error(oracle):
+    gm, schedule, eps = oracle
+    with pytest.raises(ValueError, match="holds no timestep"):
+        samplers.ddpm(eps, schedule, 10, (1,), generator(0), n_steps=10, windows=[(1, 100)], progress=False)
+
+
+def test_ddpm_noise_is_beta_t():
+    """One step from x_t with eps = 0: x_prev has variance beta_t around x_t / sqrt(alpha_t)."""
+    schedule = diffusion.linear_schedule(10)
+    zero = lambda x, t: torch.zeros_like(x)  # noqa: E731
+    n = 100_000
+    # two steps from T-1: the first step's noise is the only randomness besides x_T
+    run = samplers.ddpm(zero, schedule, n, (1,), generator(0), n_steps=2, progress=False)
+    ab = schedule.alpha_bar
+    beta = 1 - ab[0].item() / ab[9].item()
+    # x_prev = x_T / sqrt(1 - beta) + sqrt(beta) z; the last step divides by sqrt(alpha_bar_0)
+    expected = (1 / (1 - beta) + beta) / ab[0].item()
+    assert run.x0.var().item() == pytest.approx(expected, rel=4 * math.sqrt(2 / n))

@@ -1,0 +1,101 @@
+"""The training loop and the cache of trained models."""
+import os
+import warnings
+
+import pytest
+import torch
+
+from modeinterp import toy, train
+from modeinterp.runtime import generator
+
+TINY = dict(means=[1.0, 2.0], std=0.05, n_train=500, T=20, steps=30, batch=64, lr=1e-3, seed=0, width=16)
+
+
+def tiny(name="tiny", **kw):
+    return toy.toy_config(name, **{**TINY, **kw})
+
+
+def test_fit_lowers_the_loss_of_a_regression():
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 1)
+    w = torch.tensor([[1.0, -2.0, 0.5]])
+    draw = lambda g: torch.randn(256, 3, generator=g)  # noqa: E731
+    loss = lambda m, x, g: ((m(x) - x @ w.T) ** 2).mean()  # noqa: E731
+    history = train.fit(net, draw, loss, 300, 0.05, generator(0), chunk=100, progress=False)
+    assert history[-1] < 0.01 * history[0]
+
+
+def test_same_seed_trains_the_same_model():
+    a, b = toy.train_toy(tiny(), progress=False), toy.train_toy(tiny(), progress=False)
+    assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])
+    c = toy.train_toy(tiny(seed=1), progress=False)
+    assert not all(torch.equal(a["state"][k], c["state"][k]) for k in a["state"])
+
+
+def test_cache_trains_once_then_loads(tmp_path):
+    calls = []
+
+    def trainer(cfg):
+        calls.append(cfg)
+        return toy.train_toy(cfg, progress=False)
+
+    first = train.cached(tiny(), trainer, tmp_path)
+    second = train.cached(tiny(), trainer, tmp_path)
+    assert len(calls) == 1 and first["config"] == second["config"]
+    assert all(torch.equal(first["state"][k], second["state"][k]) for k in first["state"])
+    train.cached(tiny(lr=2e-3), trainer, tmp_path)  # another configuration is another model
+    assert len(calls) == 2 and len(list(tmp_path.glob("*.pt"))) == 2
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_a_truncated_or_corrupt_file_is_retrained_never_used(tmp_path, damage):
+    cfg = tiny()
+    good = train.cached(cfg, lambda c: toy.train_toy(c, progress=False), tmp_path)
+    path = train.cache_path(cfg, tmp_path)
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2] if damage == "truncate" else raw[:-10] + bytes(10))
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        train.load(path)
+    calls = []
+    with pytest.warns(UserWarning, match="unreadable"):
+        again = train.cached(cfg, lambda c: calls.append(1) or toy.train_toy(c, progress=False), tmp_path)
+    assert calls == [1]
+    assert all(torch.equal(good["state"][k], again["state"][k]) for k in good["state"])
+    train.load(path)  # repaired
+
+
+def test_a_write_interrupted_half_way_leaves_the_old_file_and_no_debris(tmp_path, monkeypatch):
+    path = tmp_path / "m.pt"
+    train.save({"a": torch.ones(3)}, path)
+    before = path.read_bytes()
+
+    def crash(fd):
+        raise KeyboardInterrupt("power cut")
+
+    monkeypatch.setattr(os, "fsync", crash)
+    with pytest.raises(KeyboardInterrupt):
+        train.save({"a": torch.zeros(1000)}, path)
+    assert path.read_bytes() == before and list(tmp_path.iterdir()) == [path]
+
+
+def test_readonly_cache_refuses_to_train(tmp_path, monkeypatch):
+    monkeypatch.setenv(train.CACHE_ENV, "readonly")
+    with pytest.raises(RuntimeError, match="make models"):
+        train.cached(tiny(), lambda c: pytest.fail("trained"), tmp_path)
+
+
+def test_config_key_is_stable_and_order_free():
+    a = tiny()
+    b = dict(reversed(list(a.items())))
+    assert train.config_key(a) == train.config_key(b)
+    assert train.config_key(a) != train.config_key(tiny(steps=31))
+
+
+def test_parallel_training_gives_the_models_of_serial_training(tmp_path):
+    cfgs = [tiny("p"), tiny("p", seed=1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parallel = toy.toy_models(cfgs, tmp_path / "par", workers=2)
+    serial = toy.toy_models(cfgs, tmp_path / "ser", workers=1)
+    for (mp, _), (ms, _) in zip(parallel, serial):
+        assert all(torch.equal(a, b) for a, b in zip(mp.state_dict().values(), ms.state_dict().values()))
