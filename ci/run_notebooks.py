@@ -8,15 +8,15 @@ Parameter names are checked against each notebook's `parameters` cell before any
 only warns on an unknown name). Outputs are written atomically, with papermill's timing metadata stripped.
 """
 import argparse
-import os
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import papermill as pm
 import yaml
+
+from modeinterp.files import atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -44,17 +44,10 @@ def strip_timings(path: Path) -> None:
 
 def run(notebook: Path, parameters: dict, out: Path) -> Path:
     """Execute one notebook with `parameters` into `out`, atomically."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=out.stem + ".", suffix=".tmp.ipynb")
-    os.close(fd)
-    try:
-        pm.execute_notebook(str(notebook), tmp, parameters=parameters, cwd=str(notebook.parent),
+    with atomic(out, suffix=".tmp.ipynb") as tmp:
+        pm.execute_notebook(str(notebook), str(tmp), parameters=parameters, cwd=str(notebook.parent),
                             kernel_name="python3", progress_bar=False)
-        strip_timings(Path(tmp))
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        strip_timings(tmp)
     print(f"ran {notebook.relative_to(ROOT)} -> {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}",
           flush=True)
     return out

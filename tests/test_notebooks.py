@@ -34,7 +34,7 @@ def test_anatomy(path):
     assert "parameters" in code[1].metadata.get("tags", []), "the second code cell holds the parameters"
     assert "params." in code[2].source, "the parameters are validated right after they are set"
     assert code[-1].source.startswith("# NBVAL_CHECK_OUTPUT") and "claims.write" in code[-1].source
-    assert all(c.outputs for c in code[1:]), "committed with the outputs of the default run"
+    assert all(c.outputs for c in code[2:]), "committed with the outputs of the default run"
     assert not any(o.output_type == "error" for c in code for o in c.outputs)
     assert not any(s in c.source for c in code for s in ("def ", "class ", "lambda ")), "helpers belong in lib/"
 

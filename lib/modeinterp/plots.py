@@ -1,11 +1,12 @@
 """One plotting style and a byte-stable, atomic savefig into figures/."""
 import os
-import tempfile
 from pathlib import Path
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import seaborn as sns
+
+from .files import atomic
 
 METADATA = {".png": {"Software": None}, ".pdf": {"CreationDate": None, "Producer": None}, ".svg": {"Date": None}}
 
@@ -19,22 +20,14 @@ def style() -> None:
 
 def savefig(fig, path: str | os.PathLike, formats: tuple[str, ...] = (".png",)) -> list[Path]:
     """Save `fig` as path with each suffix in `formats`, without timestamps, atomically; return the paths."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    bad = [s for s in formats if s not in METADATA]
+    if bad:
+        raise ValueError(f"formats must be among {sorted(METADATA)}; got {bad}")
     written = []
     for suffix in formats:
-        if suffix not in METADATA:
-            raise ValueError(f"formats must be among {sorted(METADATA)}; got {suffix!r}")
-        target = path.with_suffix(suffix)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
-        os.close(fd)
-        try:
+        with atomic(Path(path).with_suffix(suffix)) as tmp:
             fig.savefig(tmp, format=suffix[1:], metadata=METADATA[suffix])
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        written.append(target)
+        written.append(Path(path).with_suffix(suffix))
     return written
 
 

@@ -15,7 +15,6 @@ import json
 import math
 import multiprocessing
 import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
+
+from .files import atomic
 
 CACHE_ENV = "MODEINTERP_CACHE"
 CACHE_VERSION = 1  # bump when training code changes what a configuration produces
@@ -77,18 +78,8 @@ def save(payload: dict, path: str | os.PathLike) -> None:
     torch.save(payload, buf)
     data = buf.getvalue()
     header = MAGIC + hashlib.sha256(data).hexdigest().encode() + b"\n"
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(header + data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic(path) as tmp:
+        tmp.write_bytes(header + data)
 
 
 def load(path: str | os.PathLike) -> dict:
