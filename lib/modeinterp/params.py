@@ -25,8 +25,8 @@ def real(name: str, value, low: float | None = None, high: float | None = None,
     """Check a real number in [low, high] (or (low, high] with low_open)."""
     if isinstance(value, bool) or not isinstance(value, Real):
         fail(name, "a number", value)
-    if low_open and low is not None and value <= low:
-        fail(name, f"a number > {low}" + (f" and <= {high}" if high is not None else ""), value)
+    if low_open and low is not None and (value <= low or (high is not None and value > high)):
+        fail(name, f"a number in ({low}, {'inf' if high is None else high}]", value)
     _in_range(name, value, low, high, "a number")
     return float(value)
 
