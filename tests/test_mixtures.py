@@ -54,3 +54,35 @@ def test_bad_mixtures_are_clear_errors():
         mixtures.mixture([1, 2], 0)
     with pytest.raises(ValueError, match="weights must be 2 non-negative numbers summing to 1"):
         mixtures.mixture([1, 2], 0.1, [0.5, 0.6])
+
+
+def test_grid_is_the_papers_normalised_5x5_grid():
+    gm = mixtures.grid()
+    assert gm.means.shape == (25, 2)
+    scale = math.sqrt(0.05**2 + 8)
+    assert gm.std == pytest.approx(0.05 / scale)
+    assert torch.allclose(gm.means.max(0).values, torch.tensor([4 / scale, 4 / scale], dtype=torch.float64))
+    x = gm.sample(200_000, generator(0))
+    assert torch.allclose(x.double().var(0), torch.ones(2, dtype=torch.float64), atol=0.02)
+    spacing = 2 / scale
+    assert torch.cdist(gm.means, gm.means).add(torch.eye(25) * 9).min().item() == pytest.approx(spacing)
+
+
+def test_diamond_is_the_grid_rotated_by_45_degrees():
+    square, diamond = mixtures.grid(), mixtures.grid(angle_deg=45)
+    assert torch.allclose(torch.cdist(square.means, square.means), torch.cdist(diamond.means, diamond.means))
+    # in the diamond, modes that share a y coordinate are sqrt(2) spacings apart: not nearest neighbours
+    pairs, lengths = mixtures.mode_pairs(diamond, 2.0 / math.sqrt(8.0025) * 1.5)
+    a, b = diamond.means[pairs[:, 0]], diamond.means[pairs[:, 1]]
+    horizontal = (a[:, 1] - b[:, 1]).abs() < 1e-9
+    assert horizontal.any() and torch.allclose(lengths[horizontal], lengths.max().expand(int(horizontal.sum())))
+
+
+def test_segment_distance_and_the_nearest_segment():
+    a = torch.tensor([[0.0, 0.0]], dtype=torch.float64)
+    b = torch.tensor([[2.0, 0.0]], dtype=torch.float64)
+    x = torch.tensor([[1.0, 1.0], [-1.0, 0.0], [3.0, 4.0]])
+    assert mixtures.segment_distance(x, a, b)[:, 0].tolist() == pytest.approx([1.0, 1.0, math.sqrt(17)])
+    gm = mixtures.mixture([[0, 0], [1, 0], [0, 1], [1, 1]], 0.01)
+    k, length, dist = mixtures.nearest_segment(gm, torch.tensor([[0.5, 0.02], [0.5, 0.5]]), 1.5)
+    assert length.tolist() == pytest.approx([1.0, math.sqrt(2)]) and dist.tolist() == pytest.approx([0.02, 0.0])

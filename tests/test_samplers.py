@@ -101,3 +101,14 @@ def test_ddpm_noise_is_beta_t():
     # x_prev = x_T / sqrt(1 - beta) + sqrt(beta) z; the last step divides by sqrt(alpha_bar_0)
     expected = (1 / (1 - beta) + beta) / ab[0].item()
     assert run.x0.var().item() == pytest.approx(expected, rel=4 * math.sqrt(2 / n))
+
+
+def test_ddim_eta_may_depend_on_the_step(oracle):
+    gm, schedule, eps = oracle
+    det = samplers.ddim(eps, schedule, 100, (1,), generator(0), n_steps=50, eta=0.0, progress=False).x0
+    same = samplers.ddim(eps, schedule, 100, (1,), generator(0), n_steps=50, eta=lambda t: 0.0, progress=False).x0
+    late = samplers.ddim(eps, schedule, 100, (1,), generator(0), n_steps=50, eta=lambda t: float(t < 100),
+                         progress=False).x0
+    assert torch.equal(det, same) and not torch.equal(det, late)
+    with pytest.raises(ValueError, match="eta must be in"):
+        samplers.ddim(eps, schedule, 10, (1,), generator(0), n_steps=5, eta=lambda t: 2.0, progress=False)

@@ -98,6 +98,46 @@ def mixture(means, std: float, weights=None) -> GaussianMixture:
     return GaussianMixture(m, float(std), w)
 
 
+def grid(n_side: int = 5, spacing: float = 2.0, std: float = 0.05, angle_deg: float = 0.0) -> GaussianMixture:
+    """The paper's 2D grid: means spacing*(i, j), i, j centred, rotated by angle_deg (45: the "diamond"), then
+    means and std divided by sqrt(std^2 + var of the means) so each coordinate has unit variance."""
+    if n_side < 2:
+        raise ValueError(f"n_side must be at least 2; got {n_side}")
+    ticks = spacing * (torch.arange(n_side, dtype=torch.float64) - (n_side - 1) / 2)
+    means = torch.cartesian_prod(ticks, ticks)
+    a = math.radians(angle_deg)
+    rotation = torch.tensor([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]], dtype=torch.float64)
+    means = means @ rotation.T
+    scale = math.sqrt(std**2 + float(ticks.pow(2).mean()))  # the paper's sqrt(0.05^2 + 8) for 5 x 5, spacing 2
+    return mixture((means / scale).tolist(), std / scale)
+
+
+def segment_distance(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Distance from each point x (N x D) to each segment [a_p, b_p] (P x D): shape N x P."""
+    x = x.to(torch.float64)
+    ab = b - a
+    u = ((x[:, None, :] - a[None]) * ab[None]).sum(-1) / (ab**2).sum(-1)[None]
+    closest = a[None] + u.clamp(0, 1)[..., None] * ab[None]
+    return (x[:, None, :] - closest).norm(dim=-1)
+
+
+def mode_pairs(gm: GaussianMixture, max_length: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """All pairs of modes (i < j) no farther apart than max_length: indices (P x 2) and lengths (P)."""
+    d = torch.cdist(gm.means, gm.means)
+    i, j = torch.triu_indices(len(d), len(d), offset=1)
+    keep = d[i, j] <= max_length + 1e-9
+    return torch.stack([i[keep], j[keep]], 1), d[i, j][keep]
+
+
+def nearest_segment(gm: GaussianMixture, x: torch.Tensor, max_length: float):
+    """For each point, the nearest segment between two modes at most max_length apart:
+    (index into mode_pairs, that pair's length, the distance to it)."""
+    pairs, lengths = mode_pairs(gm, max_length)
+    d = segment_distance(x, gm.means[pairs[:, 0]], gm.means[pairs[:, 1]])
+    dist, k = d.min(1)
+    return k, lengths[k], dist
+
+
 class ExactEps:
     """The oracle denoiser: model(x_t, t) returning the mixture's exact eps under a schedule."""
 

@@ -7,8 +7,9 @@ predicts eps; `t` is passed as a Python int, the same for every row of a step. T
 generator's device (the model must be there too); what is returned is on the CPU.
 """
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import torch
@@ -55,7 +56,7 @@ def ddpm(model, schedule: Schedule, n: int, shape: Sequence[int], generator: tor
     if variance not in ("beta", "posterior"):
         raise ValueError(f"variance must be 'beta' or 'posterior'; got {variance!r}")
 
-    def step(x_t, eps, x0_hat, ab_t, ab_prev, noise):
+    def step(x_t, eps, x0_hat, t, ab_t, ab_prev, noise):
         mean, posterior_var = diffusion.posterior(x_t, x0_hat, ab_t, ab_prev)
         if noise is None:  # the last step returns the mean
             return mean
@@ -66,14 +67,16 @@ def ddpm(model, schedule: Schedule, n: int, shape: Sequence[int], generator: tor
 
 
 def ddim(model, schedule: Schedule, n: int, shape: Sequence[int], generator: torch.Generator,
-         n_steps: int | None = None, eta: float = 0.0, windows: Sequence[Window] = (),
+         n_steps: int | None = None, eta: float | Callable[[int], float] = 0.0, windows: Sequence[Window] = (),
          n_trajectories: int = 0, chunk: int = 2048, progress: bool = True) -> Samples:
-    """DDIM (Song et al., 2021): deterministic at eta=0, DDPM-like noise at eta=1."""
-    if not 0 <= eta <= 1:
-        raise ValueError(f"eta must be in [0, 1]; got {eta}")
-
-    def step(x_t, eps, x0_hat, ab_t, ab_prev, noise):
-        sigma = eta * math.sqrt((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev))
+    """DDIM (Song et al., 2021): deterministic at eta=0, DDPM-like noise at eta=1; `eta` may be a function
+    of the timestep t (e.g. stochastic only in some steps)."""
+    eta_at = eta if callable(eta) else (lambda t: eta)
+    for t in timesteps(schedule.T, n_steps):
+        if not 0 <= eta_at(t) <= 1:
+            raise ValueError(f"eta must be in [0, 1]; got {eta_at(t)} at t={t}")
+    def step(x_t, eps, x0_hat, t, ab_t, ab_prev, noise):
+        sigma = eta_at(t) * math.sqrt((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev))
         x_prev = math.sqrt(ab_prev) * x0_hat + math.sqrt(max(1 - ab_prev - sigma**2, 0.0)) * eps
         return x_prev if noise is None or sigma == 0 else x_prev + sigma * noise
 
@@ -108,7 +111,7 @@ def _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_tra
                 traj_x.append(x[:n_trajectories].clone())
                 traj_x0.append(x0_hat[:n_trajectories].clone())
             noise = torch.randn(x.shape, generator=generator, device=x.device) if i + 1 < len(ts) else None
-            x = step(x, eps, x0_hat, ab_t, ab_prev, noise)
+            x = step(x, eps, x0_hat, t, ab_t, ab_prev, noise)
             bar.update()
         xs.append(x.cpu())
         for w, a in acc.items():
@@ -117,3 +120,12 @@ def _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_tra
     return Samples(
         x0=torch.cat(xs), timesteps=ts, variance={w: torch.cat(v) for w, v in variances.items()},
         x_t=torch.stack(traj_x).cpu() if traj_x else None, x0_hat=torch.stack(traj_x0).cpu() if traj_x0 else None)
+
+
+def eta_below(t_max: int, eta: float = 1.0) -> Callable[[int], float]:
+    """An eta schedule for `ddim`: stochastic (`eta`) at timesteps below t_max, deterministic above."""
+    return partial(_eta_below, t_max, eta)
+
+
+def _eta_below(t_max: int, eta: float, t: int) -> float:
+    return eta if t < t_max else 0.0
