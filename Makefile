@@ -14,7 +14,7 @@ $(STAMP): ci/requirements.txt pyproject.toml
 	touch $@
 
 reproduce: env  ## run every notebook at its defaults (in place), write figures/ and claims, update the README table
-	$(BIN)/python ci/run_notebooks.py
+	$(BIN)/python ci/run_notebooks.py --timings warm
 	$(BIN)/python ci/readme_table.py
 
 test: env  ## the library's tests, then nbval re-executing every committed notebook with the shipped models
@@ -32,3 +32,6 @@ readme: env  ## regenerate the README results table from figures/*/claims.json
 
 clean-venv:
 	rm -rf $(VENV)
+
+benchmark: env  ## speed and memory of training, sampling and the metric (not part of the tests)
+	$(BIN)/python ci/benchmark.py

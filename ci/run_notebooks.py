@@ -8,7 +8,9 @@ Parameter names are checked against each notebook's `parameters` cell before any
 only warns on an unknown name). Outputs are written atomically, with papermill's timing metadata stripped.
 """
 import argparse
+import json
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -73,7 +75,9 @@ def main(argv=None) -> None:
     ap.add_argument("--params", help="a YAML file of parameters")
     ap.add_argument("--paper", action="store_true", help="use ci/paper/<notebook>.yaml: the paper's scale")
     ap.add_argument("--out", type=Path, help="folder for executed notebooks (default: in place)")
-    ap.add_argument("--jobs", type=int, default=2, help="notebooks run at once (default 2: one per core)")
+    ap.add_argument("--jobs", type=int, default=1, help="notebooks run at once (default 1, so timings are clean)")
+    ap.add_argument("--timings", choices=["cold", "warm"], help="record each notebook's minutes in "
+                    "figures/timings.json as a cold-cache (all models trained) or warm-cache (shipped models) run")
     args = ap.parse_args(argv)
     notebooks = [n.resolve() for n in args.notebooks] or sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
     jobs = []
@@ -86,8 +90,28 @@ def main(argv=None) -> None:
     if (args.paper or args.params or args.p) and not args.out:
         sys.exit("non-default parameters need --out DIR: the committed notebooks hold the default run")
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
-        for f in [pool.submit(run, *job) for job in jobs]:
-            f.result()
+        futures = {job[0].stem: pool.submit(timed, *job) for job in jobs}
+        minutes = {stem: f.result() for stem, f in futures.items()}
+    if args.timings:
+        record_timings(minutes, args.timings)
+
+
+def timed(notebook: Path, parameters: dict, out: Path) -> float:
+    """Run one notebook; return its wall-clock minutes."""
+    start = time.perf_counter()
+    run(notebook, parameters, out)
+    return (time.perf_counter() - start) / 60
+
+
+def record_timings(minutes: dict, kind: str) -> None:
+    """Merge this run's minutes per notebook into figures/timings.json (read by `make benchmark`)."""
+    path = ROOT / "figures" / "timings.json"
+    table = json.loads(path.read_text()) if path.exists() else {}
+    for stem, m in minutes.items():
+        table.setdefault(stem, {})[kind] = round(m, 2)
+    with atomic(path) as tmp:
+        tmp.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+    print(f"{kind}-cache minutes recorded in {path.relative_to(ROOT)}: {', '.join(f'{s} {m:.1f}' for s, m in minutes.items())}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,197 @@
+"""Speed and memory of training, sampling and the metric on this machine, printed side by side.
+
+    make benchmark        # or: python ci/benchmark.py      (about 5 minutes on 2 cores; not part of the tests)
+
+Every ratio is measured in this run, on one thread per process (the library's default; see README).
+Minutes per notebook come from figures/timings.json, written by the last `make models` (cold cache: every
+model trained) and `make reproduce` (warm cache: the shipped models) on this kind of machine.
+"""
+import json
+import multiprocessing
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from modeinterp import diffusion, metric, samplers, setup, train
+from modeinterp.nets import ToyMLP, UNet, sinusoidal_embedding
+from modeinterp.runtime import generator
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def peak_gflops(n: int = 4096, repeats: int = 3) -> float:
+    """This machine's fp32 matmul rate on one thread (best of `repeats` n x n x n products)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    best = min(_seconds(lambda: a @ b) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _seconds(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def flops(fn) -> int:
+    """Matmul, convolution and attention FLOPs of one call of fn (torch's FlopCounterMode)."""
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def training_rate(model, batch_fn, steps: int, bf16: bool = False, chunk: int = 2048) -> tuple[float, float]:
+    """(seconds per step, GFLOP/s) of train.fit on `model` with eps-prediction, after one warm-up step."""
+    schedule = diffusion.linear_schedule(model.temb.shape[0])
+
+    def loss(m, x0, g):
+        return diffusion.eps_loss(m, schedule, x0, diffusion.sample_t(len(x0), schedule.T, g), g)
+
+    def one_step():
+        train.fit(model, batch_fn, loss, 1, 1e-3, generator(0), chunk=chunk, progress=False, bf16=bf16)
+
+    one_step()
+    work = flops(one_step)
+    per_step = min(_seconds(lambda: train.fit(model, batch_fn, loss, steps, 1e-3, generator(0), chunk=chunk,
+                                              progress=False, bf16=bf16)) for _ in range(2)) / steps
+    return per_step, work / per_step / 1e9
+
+
+class PlainMLP(torch.nn.Module):
+    """The same ToyMLP weights, computed the plain way: the time embedding recomputed for every sample."""
+
+    def __init__(self, mlp: ToyMLP):
+        super().__init__()
+        self.mlp = mlp
+
+    def forward(self, x, t):
+        temb = sinusoidal_embedding(torch.full((len(x),), int(t)), self.mlp.temb.shape[1])
+        h = self.mlp.inp(x)
+        for block in self.mlp.blocks:
+            h = block(h, block.time(temb))
+        return self.mlp.out(h)
+
+
+def store_everything(model, schedule, n: int, shape, g, window) -> torch.Tensor:
+    """The released code's approach: keep x0_hat of every step of every sample, then take the variance."""
+    x, ab, kept = torch.randn((n, *shape), generator=g), schedule.alpha_bar.tolist(), []
+    with torch.no_grad():
+        for t in range(schedule.T - 1, -1, -1):
+            eps = model(x, t)
+            x0_hat = diffusion.predict_x0(x, eps, ab[t])
+            kept.append(x0_hat.clone())
+            prev = ab[t - 1] if t else 1.0
+            mean, _ = diffusion.posterior(x, x0_hat, ab[t], prev)
+            x = mean + (1 - ab[t] / prev) ** 0.5 * torch.randn(x.shape, generator=g) if t else mean
+    stored = torch.stack(kept)  # steps x N x ...
+    lo, hi = window
+    return metric.trajectory_variance(stored[schedule.T - 1 - hi: schedule.T - lo]), stored.nbytes
+
+
+def _peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def memory_case(kind: str, images: bool) -> dict:
+    """Run one sampler variant in this (fresh) process: seconds, peak-RSS growth and the metric's own bytes."""
+    setup(0, 1)
+    if images:
+        model, shape, n, T = UNet(T=1000).eval(), (1, 64, 64), 16, 1000
+    else:
+        model, shape, n, T = ToyMLP(2, 1000, width=128).eval(), (2,), 10_000, 1000
+    schedule, window = diffusion.linear_schedule(T), (0, 9)
+    with torch.no_grad():
+        model(torch.randn((8, *shape)), 0)
+    before = _peak_rss_mb()
+    start = time.perf_counter()
+    if kind == "stream":
+        run = samplers.ddpm(model, schedule, n, shape, generator(0), windows=[window], progress=False)
+        n_chunk = min(n, 2048)
+        metric_bytes = 2 * n_chunk * torch.Size(shape).numel() * 8 + run.variance[window].nbytes  # mean, M2
+    else:
+        _, metric_bytes = store_everything(model, schedule, n, shape, generator(0), window)
+    return {"seconds": time.perf_counter() - start, "rss_mb": _peak_rss_mb() - before, "metric_mb": metric_bytes / 1e6}
+
+
+def in_fresh_process(fn, *args):
+    """Call fn(*args) in a new process (so its peak memory is its own)."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(fn, args)
+
+
+def sampler_speed(width: int = 128, n: int = 10_000, T: int = 1000) -> dict:
+    """The sampler (chunks of 2,048 rows, time branch once per step) against the plain implementation."""
+    setup(0, 1)
+    mlp = ToyMLP(2, T, width=width).eval()
+    schedule = diffusion.linear_schedule(T)
+    per_call = flops(lambda: mlp(torch.randn(2048, 2), 0)) / 2048  # FLOPs per sample and step
+    ours = _seconds(lambda: samplers.ddpm(mlp, schedule, n, (2,), generator(0), windows=[(0, 9)], progress=False))
+    plain = _seconds(lambda: samplers.ddpm(PlainMLP(mlp), schedule, n, (2,), generator(0), windows=[(0, 9)],
+                                           chunk=n, progress=False))
+    return {"ours_s": ours, "plain_s": plain, "ours_gflops": per_call * n * T / ours / 1e9}
+
+
+def main() -> None:
+    setup(0, 1)
+    print("one thread per process; fp32 unless stated\n")
+    peak = peak_gflops()
+    print(f"fp32 matmul peak (4096^3, one thread): {peak:.1f} GFLOP/s\n")
+
+    mlp = ToyMLP(2, 1000, width=128)
+    data = torch.randn(100_000, 2)
+    mlp_step, mlp_rate = training_rate(mlp, lambda g: data[torch.randint(0, len(data), (10_000,), generator=g)], 10)
+    print(f"training, toy MLP (width 128, batch 10,000 in chunks of 2,048): {mlp_step * 1e3:.0f} ms/step, "
+          f"{mlp_rate:.1f} GFLOP/s = {mlp_rate / peak:.0%} of peak")
+    unet, images = UNet(T=1000), torch.randn(256, 1, 64, 64)
+    draw = lambda g: images[torch.randint(0, len(images), (64,), generator=g)]  # noqa: E731
+    for bf16 in (False, True):
+        step, rate = training_rate(unet, draw, 3, bf16=bf16, chunk=64)
+        print(f"training, U-Net ({sum(p.numel() for p in unet.parameters()) / 1e6:.2f}M parameters, 64x64, batch 64"
+              f"{', bf16 autocast' if bf16 else ''}): {step:.2f} s/step, {rate:.1f} GFLOP/s = {rate / peak:.0%} of "
+              f"the fp32 peak")
+
+    print("\nsampler and metric, N=10,000 2D samples, T=1,000, window of the last 10 steps:")
+    cases = {kind: in_fresh_process(memory_case, kind, False) for kind in ("stream", "store")}
+    _memory_table(cases)
+    print("\nthe same for 64x64 images (untrained U-Net), N=16, T=1,000:")
+    _memory_table({kind: in_fresh_process(memory_case, kind, True) for kind in ("stream", "store")})
+
+    s = in_fresh_process(sampler_speed)
+    print(f"\nsampler against a plain implementation of the same MLP (time embedding per sample, no chunks), "
+          f"N=10,000, T=1,000:\n  ours {s['ours_s']:.1f} s, plain {s['plain_s']:.1f} s: {s['plain_s'] / s['ours_s']:.1f}x "
+          f"faster; ours runs at {s['ours_gflops']:.1f} GFLOP/s = {s['ours_gflops'] / peak:.0%} of peak")
+    _notebook_minutes()
+
+
+def _memory_table(cases: dict) -> None:
+    st, so = cases["stream"], cases["store"]
+    print(f"  streaming (ours):     {st['seconds']:6.1f} s, metric holds {st['metric_mb']:9.2f} MB, "
+          f"peak RSS +{st['rss_mb']:.0f} MB")
+    print(f"  store every x0_hat:   {so['seconds']:6.1f} s, metric holds {so['metric_mb']:9.2f} MB, "
+          f"peak RSS +{so['rss_mb']:.0f} MB")
+    print(f"  metric memory {so['metric_mb'] / st['metric_mb']:.0f}x smaller streaming; time ratio "
+          f"{so['seconds'] / st['seconds']:.2f}")
+
+
+def _notebook_minutes() -> None:
+    path = ROOT / "figures" / "timings.json"
+    print("\nminutes per notebook at its defaults (2 cores; recorded by `make models` = cold, `make reproduce` = warm):")
+    if not path.exists():
+        print("  no figures/timings.json yet: run `make models` and `make reproduce`")
+        return
+    table = json.loads(path.read_text())
+    for stem, t in sorted(table.items()):
+        print(f"  {stem:<24} cold {t.get('cold', float('nan')):5.1f}   warm {t.get('warm', float('nan')):5.1f}")
+    total = {k: sum(t.get(k, float("nan")) for t in table.values()) for k in ("cold", "warm")}
+    print(f"  {'all notebooks':<24} cold {total['cold']:5.1f}   warm {total['warm']:5.1f}   "
+          f"(budget: 60 cold, 10 warm)")
+
+
+if __name__ == "__main__":
+    start = time.perf_counter()
+    main()
+    print(f"\nbenchmark ran in {(time.perf_counter() - start) / 60:.1f} min")
