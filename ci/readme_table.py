@@ -9,6 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+BENCH_START, BENCH_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
 
 
 def fmt(value) -> str:
@@ -28,13 +29,25 @@ def table() -> str:
     return "\n".join(rows)
 
 
+def benchmark() -> str:
+    """The last benchmark's output (figures/benchmark.txt) as a code block."""
+    path = ROOT / "figures" / "benchmark.txt"
+    text = path.read_text().rstrip() if path.exists() else "no benchmark has been run yet: `make benchmark`"
+    return f"```\n{text}\n```"
+
+
+def replace_between(text: str, start: str, end: str, body: str) -> str:
+    """text with what lies between the markers start and end replaced by body."""
+    if start not in text or end not in text:
+        sys.exit(f"README.md lacks the markers {start} ... {end}")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"
+
+
 def render(readme: str) -> str:
-    """README text with the table between the markers replaced."""
-    if START not in readme or END not in readme:
-        sys.exit(f"README.md lacks the markers {START} ... {END}")
-    head, rest = readme.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{table()}\n{END}{tail}"
+    """README text with the results table and the benchmark figures regenerated."""
+    return replace_between(replace_between(readme, START, END, table()), BENCH_START, BENCH_END, benchmark())
 
 
 def main() -> None:

@@ -104,3 +104,15 @@ def test_the_batch_runner_rejects_an_unknown_parameter(tmp_path):
     assert r.returncode != 0
     assert "unknown parameter(s) n_sampels" in r.stderr and "n_samples" in r.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_timings_are_recorded_per_notebook_and_kind(tmp_path, monkeypatch):
+    sys.path.insert(0, str(ROOT / "ci"))
+    import run_notebooks
+
+    monkeypatch.setattr(run_notebooks, "ROOT", tmp_path)
+    (tmp_path / "figures").mkdir()
+    run_notebooks.record_timings({"01_a": 1.234}, "cold")
+    run_notebooks.record_timings({"01_a": 0.5, "02_b": 2.0}, "warm")
+    assert json.loads((tmp_path / "figures" / "timings.json").read_text()) == {
+        "01_a": {"cold": 1.23, "warm": 0.5}, "02_b": {"warm": 2.0}}

@@ -99,3 +99,13 @@ def test_parallel_training_gives_the_models_of_serial_training(tmp_path):
     serial = toy.toy_models(cfgs, tmp_path / "ser", workers=1)
     for (mp, _), (ms, _) in zip(parallel, serial):
         assert all(torch.equal(a, b) for a, b in zip(mp.state_dict().values(), ms.state_dict().values()))
+
+
+def test_fit_with_bf16_autocast_lowers_the_loss():
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 1)
+    w = torch.tensor([[1.0, -2.0, 0.5]])
+    draw = lambda g: torch.randn(256, 3, generator=g)  # noqa: E731
+    loss = lambda m, x, g: ((m(x) - x @ w.T) ** 2).mean()  # noqa: E731
+    history = train.fit(net, draw, loss, 200, 0.05, generator(0), progress=False, bf16=True)
+    assert history[-1] < 0.05 * history[0]

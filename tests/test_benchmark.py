@@ -1,0 +1,30 @@
+"""The benchmark compares like with like: its baselines compute what the library computes."""
+import sys
+from pathlib import Path
+
+import torch
+
+from modeinterp import diffusion, samplers
+from modeinterp.nets import ToyMLP
+from modeinterp.runtime import generator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ci"))
+import benchmark  # noqa: E402
+
+
+def test_store_everything_is_the_same_sampler_and_metric_as_streaming():
+    torch.manual_seed(0)
+    model, schedule = ToyMLP(2, 50, width=16).eval(), diffusion.linear_schedule(50)
+    window = (0, 9)
+    stored, nbytes = benchmark.store_everything(model, schedule, 300, (2,), generator(3), window)
+    streamed = samplers.ddpm(model, schedule, 300, (2,), generator(3), windows=[window], progress=False)
+    assert torch.allclose(stored, streamed.variance[window], rtol=1e-4, atol=1e-10)
+    assert nbytes == 50 * 300 * 2 * 4
+
+
+def test_the_plain_mlp_is_the_same_function():
+    torch.manual_seed(0)
+    mlp = ToyMLP(2, 100, width=32).eval()
+    x = torch.randn(64, 2)
+    with torch.no_grad():
+        assert torch.allclose(benchmark.PlainMLP(mlp)(x, 17), mlp(x, 17), atol=1e-6)
