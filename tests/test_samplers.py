@@ -112,3 +112,13 @@ def test_ddim_eta_may_depend_on_the_step(oracle):
     assert torch.equal(det, same) and not torch.equal(det, late)
     with pytest.raises(ValueError, match="eta must be in"):
         samplers.ddim(eps, schedule, 10, (1,), generator(0), n_steps=5, eta=lambda t: 2.0, progress=False)
+
+
+def test_clip_bounds_x0_hat_and_is_inert_when_wide(oracle):
+    gm, schedule, eps = oracle
+    kw = dict(n_steps=50, windows=[(0, 100)], n_trajectories=20, progress=False)
+    plain = samplers.ddpm(eps, schedule, 200, (1,), generator(0), **kw)
+    wide = samplers.ddpm(eps, schedule, 200, (1,), generator(0), clip=1e6, **kw)
+    tight = samplers.ddim(eps, schedule, 200, (1,), generator(0), clip=2.5, **kw)
+    assert torch.allclose(plain.x0, wide.x0, atol=1e-5)
+    assert tight.x0_hat.abs().max() <= 2.5 and tight.x0.abs().max() <= 2.5 + 1e-4

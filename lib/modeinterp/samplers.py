@@ -51,8 +51,11 @@ def last_steps(k: int) -> Window:
 
 def ddpm(model, schedule: Schedule, n: int, shape: Sequence[int], generator: torch.Generator,
          n_steps: int | None = None, windows: Sequence[Window] = (), n_trajectories: int = 0,
-         variance: str = "beta", chunk: int = 2048, progress: bool = True) -> Samples:
-    """DDPM ancestral sampling with noise variance beta_t (as the paper) or the posterior's ('posterior')."""
+         variance: str = "beta", clip: float | None = None, chunk: int = 2048, progress: bool = True) -> Samples:
+    """DDPM ancestral sampling with noise variance beta_t (as the paper) or the posterior's ('posterior').
+
+    clip: clamp x0_hat to [-clip, clip] at every step (images in [-1, 1]: clip=1, as in DDPM's image code).
+    """
     if variance not in ("beta", "posterior"):
         raise ValueError(f"variance must be 'beta' or 'posterior'; got {variance!r}")
 
@@ -63,14 +66,15 @@ def ddpm(model, schedule: Schedule, n: int, shape: Sequence[int], generator: tor
         var = 1 - ab_t / ab_prev if variance == "beta" else posterior_var  # beta_t, or the posterior's
         return mean + math.sqrt(var) * noise
 
-    return _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_trajectories, chunk, progress)
+    return _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_trajectories, chunk, progress,
+                    clip)
 
 
 def ddim(model, schedule: Schedule, n: int, shape: Sequence[int], generator: torch.Generator,
          n_steps: int | None = None, eta: float | Callable[[int], float] = 0.0, windows: Sequence[Window] = (),
-         n_trajectories: int = 0, chunk: int = 2048, progress: bool = True) -> Samples:
+         n_trajectories: int = 0, clip: float | None = None, chunk: int = 2048, progress: bool = True) -> Samples:
     """DDIM (Song et al., 2021): deterministic at eta=0, DDPM-like noise at eta=1; `eta` may be a function
-    of the timestep t (e.g. stochastic only in some steps)."""
+    of the timestep t (e.g. stochastic only in some steps). clip: as for ddpm."""
     eta_at = eta if callable(eta) else (lambda t: eta)
     for t in timesteps(schedule.T, n_steps):
         if not 0 <= eta_at(t) <= 1:
@@ -80,11 +84,12 @@ def ddim(model, schedule: Schedule, n: int, shape: Sequence[int], generator: tor
         x_prev = math.sqrt(ab_prev) * x0_hat + math.sqrt(max(1 - ab_prev - sigma**2, 0.0)) * eps
         return x_prev if noise is None or sigma == 0 else x_prev + sigma * noise
 
-    return _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_trajectories, chunk, progress)
+    return _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_trajectories, chunk, progress,
+                    clip)
 
 
 @torch.no_grad()
-def _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_trajectories, chunk, progress):
+def _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_trajectories, chunk, progress, clip):
     """The reverse process shared by the samplers: chunks of rows, each run through every timestep."""
     ts = timesteps(schedule.T, n_steps)
     windows = [tuple(w) for w in windows]
@@ -104,6 +109,9 @@ def _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_tra
             ab_prev = alpha_bar[ts[i + 1]] if i + 1 < len(ts) else 1.0
             eps = model(x, t)
             x0_hat = predict_x0(x, eps, ab_t)
+            if clip is not None:  # clamp x0_hat and make eps consistent with it
+                x0_hat = x0_hat.clamp(-clip, clip)
+                eps = (x - math.sqrt(ab_t) * x0_hat) / math.sqrt(1 - ab_t)
             for (lo, hi), a in acc.items():
                 if lo <= t <= hi:
                     a.add(x0_hat)
