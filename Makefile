@@ -18,7 +18,7 @@ reproduce: env  ## run every notebook at its defaults (in place), write figures/
 	$(BIN)/python ci/readme_table.py
 
 test: env  ## the library's tests, then nbval re-executing every committed notebook with the shipped models
-	MODEINTERP_CACHE=readonly $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
+	MODEINTERP_CACHE=readonly MODEINTERP_PROGRESS=0 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with ci/nbval_sanitize.cfg -p no:randomly
 
 paper: env  ## the paper's scale (use a GPU): outputs go to runs/paper/, the committed notebooks stay as they are

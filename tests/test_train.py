@@ -101,3 +101,11 @@ def test_parallel_training_gives_the_models_of_serial_training(tmp_path):
     for (mp, _), (ms, _) in zip(parallel, serial):
         assert all(torch.equal(a, b) for a, b in zip(mp.state_dict().values(), ms.state_dict().values()))
 
+
+
+def test_progress_bars_can_be_switched_off_for_batch_runs(monkeypatch):
+    from modeinterp.runtime import PROGRESS_ENV, show_progress
+
+    assert show_progress() and not show_progress(False)
+    monkeypatch.setenv(PROGRESS_ENV, "0")
+    assert not show_progress()

@@ -6,6 +6,12 @@ import numpy as np
 import torch
 
 THREADS_ENV = "MODEINTERP_THREADS"
+PROGRESS_ENV = "MODEINTERP_PROGRESS"
+
+
+def show_progress(requested: bool = True) -> bool:
+    """Whether to draw a progress bar: as requested, unless $MODEINTERP_PROGRESS=0 (set by the test command)."""
+    return requested and os.environ.get(PROGRESS_ENV, "1") != "0"
 
 
 def default_threads() -> int:

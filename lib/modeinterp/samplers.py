@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from . import diffusion
 from .diffusion import Schedule, predict_x0
 from .metric import Welford
+from .runtime import show_progress
 
 Window = tuple[int, int]  # (t_lo, t_hi): timesteps t_lo..t_hi inclusive, 0-indexed
 
@@ -99,7 +100,7 @@ def _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_tra
     alpha_bar = schedule.alpha_bar.tolist()
     xs, variances, traj_x, traj_x0 = [], {w: [] for w in windows}, [], []
     chunks = [min(chunk, n - i) for i in range(0, n, chunk)]
-    bar = tqdm(total=len(chunks) * len(ts), desc="sampling", disable=not progress, leave=False)
+    bar = tqdm(total=len(chunks) * len(ts), desc="sampling", disable=not show_progress(progress), leave=False)
     for c, rows in enumerate(chunks):
         x = torch.randn((rows, *shape), generator=generator, device=generator.device)
         acc = {w: Welford() for w in windows}

@@ -24,6 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .files import atomic
+from .runtime import show_progress
 
 CACHE_ENV = "MODEINTERP_CACHE"
 CACHE_VERSION = 1  # bump when training code changes what a configuration produces
@@ -45,7 +46,7 @@ def fit(model: torch.nn.Module, draw_batch: Callable, loss: Callable, steps: int
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     history = []
     model.train()
-    with tqdm(range(steps), desc="training", disable=not progress, mininterval=1.0) as bar:
+    with tqdm(range(steps), desc="training", disable=not show_progress(progress), mininterval=1.0) as bar:
         for step in bar:
             batch = draw_batch(generator)
             opt.zero_grad(set_to_none=True)
@@ -138,7 +139,8 @@ def cached_many(configs: list[dict], train: Callable[[dict], dict], cache_dir, w
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(min(workers, len(missing)), mp_context=ctx) as pool:
         futures = {pool.submit(_train_and_store, train, configs[i], cache_dir): i for i in missing}
-        for f in tqdm(as_completed(futures), total=len(futures), desc=f"training ({workers} processes)"):
+        for f in tqdm(as_completed(futures), total=len(futures), desc=f"training ({workers} processes)",
+                      disable=not show_progress()):
             payloads[futures[f]] = f.result()
     return payloads
 
