@@ -106,6 +106,7 @@ def test_parallel_training_gives_the_models_of_serial_training(tmp_path):
 def test_progress_bars_can_be_switched_off_for_batch_runs(monkeypatch):
     from modeinterp.runtime import PROGRESS_ENV, show_progress
 
+    monkeypatch.delenv(PROGRESS_ENV, raising=False)
     assert show_progress() and not show_progress(False)
     monkeypatch.setenv(PROGRESS_ENV, "0")
     assert not show_progress()
