@@ -80,6 +80,7 @@ def ddim(model, schedule: Schedule, n: int, shape: Sequence[int], generator: tor
     for t in timesteps(schedule.T, n_steps):
         if not 0 <= eta_at(t) <= 1:
             raise ValueError(f"eta must be in [0, 1]; got {eta_at(t)} at t={t}")
+
     def step(x_t, eps, x0_hat, t, ab_t, ab_prev, noise):
         sigma = eta_at(t) * math.sqrt((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev))
         x_prev = math.sqrt(ab_prev) * x0_hat + math.sqrt(max(1 - ab_prev - sigma**2, 0.0)) * eps

@@ -63,7 +63,3 @@ def toy_models(configs: list[dict], cache_dir, workers: int = 1, device: str = "
         out.append((model.to(device).eval(), payload))
     return out
 
-
-def toy_model(config: dict, cache_dir) -> tuple[ToyMLP, dict]:
-    """The trained model of `config` (from the cache, or trained now, with a progress bar) and its payload."""
-    return toy_models([config], cache_dir)[0]
