@@ -32,9 +32,13 @@ def build(config: dict) -> ToyMLP:
     return ToyMLP(dim, config["T"], config["width"], config["n_blocks"], config["shared_blocks"])
 
 
-def train_toy(config: dict, progress: bool = True, device: str = "cpu") -> dict:
-    """Train the configuration's MLP on its training set (on `device`); return its state and loss history."""
-    data = training_set(config).to(device)
+def train_toy(config: dict, progress: bool = True, device: str = "cpu", data: dict | None = None) -> dict:
+    """Train the configuration's MLP (on `device`); return its state and loss history.
+
+    It trains on the configuration's training set, or on data[config["name"]] when `data` (name -> points) is
+    given: e.g. samples of an earlier model, in recursive training.
+    """
+    data = (training_set(config) if data is None else data[config["name"]]).to(device)
     schedule = diffusion.make_schedule(config["schedule"], config["T"])
     torch.manual_seed(config["seed"])
     model = build(config).to(device)
@@ -52,10 +56,11 @@ def train_toy(config: dict, progress: bool = True, device: str = "cpu") -> dict:
     return {"state": state, "loss": history[:: max(1, len(history) // 500)]}
 
 
-def toy_models(configs: list[dict], cache_dir, workers: int = 1, device: str = "cpu") -> list[tuple[ToyMLP, dict]]:
+def toy_models(configs: list[dict], cache_dir, workers: int = 1, device: str = "cpu",
+               data: dict | None = None) -> list[tuple[ToyMLP, dict]]:
     """The trained models of `configs` (on `device`) with their payloads: cached, else trained in `workers`
-    processes."""
-    fn = partial(train_toy, progress=workers <= 1, device=str(device))
+    processes (on `data`, if given: see train_toy)."""
+    fn = partial(train_toy, progress=workers <= 1, device=str(device), data=data)
     out = []
     for config, payload in zip(configs, train.cached_many(configs, fn, cache_dir, workers)):
         model = build(config)

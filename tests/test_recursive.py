@@ -1,0 +1,54 @@
+"""Recursive training: the strategies pick what they say, lineages branch after generation 0, caching works."""
+import pytest
+import torch
+
+from modeinterp import diffusion, params, recursive, toy
+from modeinterp.runtime import generator
+
+
+def test_select_strategies():
+    samples = torch.arange(10.0)[:, None]
+    variance = torch.tensor([5.0, 1, 9, 0, 3, 8, 2, 7, 6, 4])
+    assert torch.equal(recursive.select("none", samples, variance, 4, generator(0)), samples)
+    low = recursive.select("variance", samples, variance, 4, generator(0))
+    assert sorted(low[:, 0].tolist()) == [1.0, 3.0, 4.0, 6.0]  # the four lowest variances: 0, 1, 2, 3
+    rand = recursive.select("random", samples, variance, 4, generator(0))
+    assert len(set(rand[:, 0].tolist())) == 4
+    assert torch.equal(rand, recursive.select("random", samples, variance, 4, generator(0)))
+    with pytest.raises(params.ParameterError, match="strategy"):
+        recursive.select("best", samples, variance, 4, generator(0))
+    with pytest.raises(params.ParameterError, match="n_keep"):
+        recursive.select("random", samples, variance, 11, generator(0))
+
+
+def test_lineages_branch_after_the_first_generation():
+    calls = []
+
+    def fit(g, training):
+        calls.append((g, {k: len(v) for k, v in training.items()}))
+        return {lineage: lineage for lineage in training}
+
+    def draw(model, g, lineage):
+        x = torch.randn(12, 1, generator=generator(g))
+        return x, x[:, 0].abs()
+
+    history = recursive.run(torch.zeros(20, 1), recursive.STRATEGIES, 3, fit, draw, n_keep=8, seed=0)
+    assert calls[0] == (0, {"real": 20})
+    assert calls[1:] == [(g, {"none": 12, "random": 8, "variance": 8}) for g in (1, 2)]
+    first = [h[0].samples for h in history.values()]
+    assert all(torch.equal(first[0], f) for f in first)  # generation 0 is shared
+    assert all(len(h) == 3 for h in history.values())
+
+
+def test_toy_generations_train_cache_and_reload(tmp_path):
+    base = dict(toy.toy_config("rec", [1.0, 2.0], 0.05, 200, 20, 30, 64, 1e-3, seed=0, width=16),
+                n_draw=50, n_keep=40)
+    schedule = diffusion.make_schedule("linear", 20)
+    args = (toy.training_set(base), ["none", "variance"], 2)
+    draw = recursive.ddpm_draw(schedule, 50, (1,), (0, 2), seed=0, progress=False)
+    first = recursive.run(*args, recursive.toy_fit(base, tmp_path), draw, n_keep=40, seed=0)
+    assert len(list(tmp_path.glob("*.pt"))) == 3  # real-g0, none-g1, variance-g1
+    again = recursive.run(*args, recursive.toy_fit(base, tmp_path), draw, n_keep=40, seed=0)
+    for s in first:
+        assert torch.equal(first[s][-1].samples, again[s][-1].samples)
+    assert not torch.equal(first["none"][1].samples, first["variance"][1].samples)
