@@ -26,6 +26,21 @@ def test_fit_lowers_the_loss_of_a_regression(bf16, factor):
     assert history[-1] < factor * history[0]
 
 
+def test_ema_ends_with_the_average_of_the_weights():
+    """ema=0 keeps the last weights; a decay near 1 stays near the weights after the first step (its start)."""
+    draw = lambda g: torch.randn(64, 3, generator=g)  # noqa: E731
+    loss = lambda m, x, g: ((m(x) - x.sum(1, keepdim=True)) ** 2).mean()  # noqa: E731
+    weights = {}
+    for ema in (None, 0.0, 0.999999):
+        torch.manual_seed(0)
+        net = torch.nn.Linear(3, 1)
+        start = net.weight.detach().clone()
+        train.fit(net, draw, loss, 100, 0.05, generator(0), progress=False, ema=ema)
+        weights[ema] = net.weight.detach()
+    assert torch.allclose(weights[0.0], weights[None])
+    assert (weights[0.999999] - start).abs().max() < 0.02 < (weights[None] - start).abs().max()  # Adam step ~0.01
+
+
 def test_same_seed_trains_the_same_model():
     a, b = toy.train_toy(tiny(), progress=False), toy.train_toy(tiny(), progress=False)
     assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])
