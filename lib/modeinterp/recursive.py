@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import torch
 
-from . import params, samplers, toy
+from . import params, samplers
 from .diffusion import Schedule
+from .metric import posthoc_variance
 from .runtime import generator
 
 STRATEGIES = ("none", "random", "variance")
@@ -71,13 +72,14 @@ def run(data: torch.Tensor, strategies, generations: int, fit: Callable, draw: C
     return history
 
 
-def toy_fit(base: dict, cache_dir, workers: int = 1, device: str = "cpu") -> Callable:
-    """A `fit` for run(): the toy MLP of `base` (see toy.toy_config), one per lineage, cached."""
+def lineage_fit(base: dict, models: Callable, cache_dir, workers: int = 1, device: str = "cpu") -> Callable:
+    """A `fit` for run(): one model of `base` per lineage, from `models` (toy.toy_models or
+    images.unet_models), cached."""
     def fit(g: int, training: dict) -> dict:
         configs = [lineage_config(base, lineage, g) for lineage in training]
         data = {c["name"]: training[c["lineage"]] for c in configs}
-        models = toy.toy_models(configs, cache_dir, workers, device, data=data)
-        return {c["lineage"]: model for c, (model, _) in zip(configs, models)}
+        trained = models(configs, cache_dir, workers, device, data=data)
+        return {c["lineage"]: model for c, (model, _) in zip(configs, trained)}
     return fit
 
 
@@ -90,6 +92,17 @@ def ddpm_draw(schedule: Schedule, n_draw: int, shape, window, seed: int, device:
         s = samplers.ddpm(model, schedule, n_draw, shape, generator(_draw_seed(seed, g, lineage), device),
                           windows=[window], chunk=chunk, **sampler_options)
         return s.x0, s.variance[window]
+    return draw
+
+
+def posthoc_draw(schedule: Schedule, n_draw: int, shape, steps: list[int], seed: int, device: str = "cpu",
+                 chunk: int = 2048, **sampler_options) -> Callable:
+    """A `draw` for run(): n_draw DDPM samples, then their post-hoc variance over `steps` (metric.posthoc_variance),
+    as the paper does for MNIST."""
+    def draw(model, g: int, lineage: str):
+        gen = generator(_draw_seed(seed, g, lineage), device)
+        x0 = samplers.ddpm(model, schedule, n_draw, shape, gen, chunk=chunk, **sampler_options).x0
+        return x0, posthoc_variance(model, schedule, x0, steps, gen, chunk)
     return draw
 
 

@@ -38,22 +38,10 @@ def train_toy(config: dict, progress: bool = True, device: str = "cpu", data: di
     It trains on the configuration's training set, or on data[config["name"]] when `data` (name -> points) is
     given: e.g. samples of an earlier model, in recursive training.
     """
-    data = (training_set(config) if data is None else data[config["name"]]).to(device)
+    data = training_set(config) if data is None else data[config["name"]]
     schedule = diffusion.make_schedule(config["schedule"], config["T"])
     torch.manual_seed(config["seed"])
-    model = build(config).to(device)
-    g = generator(config["seed"] + 1, device)
-
-    def draw(gen):
-        return data[torch.randint(0, len(data), (config["batch"],), generator=gen, device=gen.device)]
-
-    def loss(net, x0, gen):
-        t = diffusion.sample_t(len(x0), config["T"], gen, config["low_t_share"], config["low_t_max"])
-        return diffusion.eps_loss(net, schedule, x0, t, gen)
-
-    history = train.fit(model, draw, loss, config["steps"], config["lr"], g, config["warmup"], progress=progress)
-    state = {k: v.cpu() for k, v in model.state_dict().items()}
-    return {"state": state, "loss": history[:: max(1, len(history) // 500)]}
+    return train.train_eps(build(config).to(device), data, schedule, config, device, progress)
 
 
 def toy_models(configs: list[dict], cache_dir, workers: int = 1, device: str = "cpu",
@@ -61,10 +49,4 @@ def toy_models(configs: list[dict], cache_dir, workers: int = 1, device: str = "
     """The trained models of `configs` (on `device`) with their payloads: cached, else trained in `workers`
     processes (on `data`, if given: see train_toy)."""
     fn = partial(train_toy, progress=workers <= 1, device=str(device), data=data)
-    out = []
-    for config, payload in zip(configs, train.cached_many(configs, fn, cache_dir, workers)):
-        model = build(config)
-        model.load_state_dict(payload["state"])
-        out.append((model.to(device).eval(), payload))
-    return out
-
+    return train.trained_models(configs, build, fn, cache_dir, workers, device)

@@ -24,8 +24,9 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
+from .diffusion import eps_loss, sample_t
 from .files import atomic
-from .runtime import show_progress
+from .runtime import generator, show_progress
 
 CACHE_ENV = "MODEINTERP_CACHE"
 CACHE_VERSION = 1  # bump when training code changes what a configuration produces
@@ -70,6 +71,29 @@ def fit(model: torch.nn.Module, draw_batch: Callable, loss: Callable, steps: int
         model.load_state_dict(averaged.module.state_dict())
     model.eval()
     return history
+
+
+def train_eps(model: torch.nn.Module, data: torch.Tensor, schedule, config: dict, device: str = "cpu",
+              progress: bool = True) -> dict:
+    """Train a denoiser to predict eps on `data` (one sample per row); return its state and loss history.
+
+    Reads from config: seed, T, batch, steps, lr, warmup, and optionally low_t_share and low_t_max (see
+    diffusion.sample_t), bf16 and ema (see fit).
+    """
+    data = data.to(device)
+    g = generator(config["seed"] + 1, device)
+
+    def draw(gen):
+        return data[torch.randint(0, len(data), (config["batch"],), generator=gen, device=gen.device)]
+
+    def loss(net, x0, gen):
+        t = sample_t(len(x0), config["T"], gen, config.get("low_t_share", 0.0), config.get("low_t_max", 50))
+        return eps_loss(net, schedule, x0, t, gen)
+
+    history = fit(model, draw, loss, config["steps"], config["lr"], g, config["warmup"], progress=progress,
+                  bf16=config.get("bf16", False), ema=config.get("ema"))
+    state = {k: v.cpu() for k, v in model.state_dict().items()}
+    return {"state": state, "loss": history[:: max(1, len(history) // 500)]}
 
 
 def config_key(config: dict) -> str:
@@ -150,6 +174,18 @@ def cached_many(configs: list[dict], train: Callable[[dict], dict], cache_dir, w
                       disable=not show_progress()):
             payloads[futures[f]] = f.result()
     return payloads
+
+
+def trained_models(configs: list[dict], build: Callable[[dict], torch.nn.Module], train: Callable[[dict], dict],
+                   cache_dir, workers: int = 1, device: str = "cpu") -> list[tuple[torch.nn.Module, dict]]:
+    """The models of `configs` (built by `build`, on `device`, in eval mode) with their payloads: cached,
+    else trained by `train` in `workers` processes (see cached_many)."""
+    out = []
+    for config, payload in zip(configs, cached_many(configs, train, cache_dir, workers)):
+        model = build(config)
+        model.load_state_dict(payload["state"])
+        out.append((model.to(device).eval(), payload))
+    return out
 
 
 def cached(config: dict, train: Callable[[dict], dict], cache_dir) -> dict:

@@ -1,0 +1,33 @@
+"""Image models: configuration checks, training on given images, cache round trip."""
+import pytest
+import torch
+
+from modeinterp import images, params
+from modeinterp.runtime import generator
+
+TINY = dict(size=8, T=20, steps=5, batch=8, lr=1e-3, seed=0, fold=1, base=8, mults=(1, 2))
+
+
+def test_bad_settings_name_the_parameter():
+    with pytest.raises(params.ParameterError, match="'steps'"):
+        images.unet_config("x", **{**TINY, "steps": 0})
+    with pytest.raises(params.ParameterError, match="'ema'"):
+        images.unet_config("x", **TINY, ema=1.5)
+
+
+def test_train_cache_and_reload(tmp_path):
+    config = images.unet_config("tiny", **TINY, n_train=16)
+    data = {"tiny": torch.rand(16, 1, 8, 8, generator=generator(0)) * 2 - 1}
+    (model, payload), = images.unet_models([config], tmp_path, data=data)
+    (again, _), = images.unet_models([config], tmp_path)  # from the cache: no data needed
+    x = torch.randn(4, 1, 8, 8, generator=generator(1))
+    assert torch.equal(model(x, 3), again(x, 3)) and model(x, 3).shape == x.shape
+    assert len(payload["loss"]) == 5
+
+
+def test_training_images_are_checked(tmp_path):
+    config = images.unet_config("tiny", **TINY)
+    with pytest.raises(ValueError, match="N x"):
+        images.unet_models([config], tmp_path, data={"tiny": torch.zeros(4, 1, 16, 16)})
+    with pytest.raises(ValueError, match="no training images"):
+        images.unet_models([config], tmp_path, data={})
