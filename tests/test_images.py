@@ -5,29 +5,40 @@ import torch
 from modeinterp import images, params
 from modeinterp.runtime import generator
 
-TINY = dict(size=8, T=20, steps=5, batch=8, lr=1e-3, seed=0, fold=1, base=8, mults=(1, 2))
+TINY = dict(size=8, T=20, steps=5, batch=8, lr=1e-3, seed=0, arch=dict(fold=1, base=8, mults=[1, 2]))
 
 
 def test_bad_settings_name_the_parameter():
     with pytest.raises(params.ParameterError, match="'steps'"):
-        images.unet_config("x", **{**TINY, "steps": 0})
+        images.image_config("x", **{**TINY, "steps": 0})
     with pytest.raises(params.ParameterError, match="'ema'"):
-        images.unet_config("x", **TINY, ema=1.5)
+        images.image_config("x", **TINY, ema=1.5)
 
 
 def test_train_cache_and_reload(tmp_path):
-    config = images.unet_config("tiny", **TINY, n_train=16)
+    config = images.image_config("tiny", **TINY, n_train=16)
     data = {"tiny": torch.rand(16, 1, 8, 8, generator=generator(0)) * 2 - 1}
-    (model, payload), = images.unet_models([config], tmp_path, data=data)
-    (again, _), = images.unet_models([config], tmp_path)  # from the cache: no data needed
+    (model, payload), = images.image_models([config], tmp_path, data=data)
+    (again, _), = images.image_models([config], tmp_path)  # from the cache: no data needed
     x = torch.randn(4, 1, 8, 8, generator=generator(1))
     assert torch.equal(model(x, 3), again(x, 3)) and model(x, 3).shape == x.shape
     assert len(payload["loss"]) == 5
 
 
 def test_training_images_are_checked(tmp_path):
-    config = images.unet_config("tiny", **TINY)
+    config = images.image_config("tiny", **TINY)
     with pytest.raises(ValueError, match="N x"):
-        images.unet_models([config], tmp_path, data={"tiny": torch.zeros(4, 1, 16, 16)})
+        images.image_models([config], tmp_path, data={"tiny": torch.zeros(4, 1, 16, 16)})
     with pytest.raises(ValueError, match="no training images"):
-        images.unet_models([config], tmp_path, data={})
+        images.image_models([config], tmp_path, data={})
+
+
+def test_mlp_for_tiny_images_and_arch_checks(tmp_path):
+    config = images.image_config("mlp", **{**TINY, "arch": dict(width=32)}, net="mlp")
+    assert config["arch"] == dict(width=32, n_blocks=3)
+    (model, _), = images.image_models([config], tmp_path, data={"mlp": torch.zeros(8, 1, 8, 8)})
+    assert model(torch.randn(3, 1, 8, 8), 2).shape == (3, 1, 8, 8)
+    with pytest.raises(params.ParameterError, match="'arch'"):
+        images.image_config("x", **{**TINY, "arch": dict(width=32)})  # a U-Net has no width
+    with pytest.raises(params.ParameterError, match="'net'"):
+        images.image_config("x", **TINY, net="vit")

@@ -5,7 +5,7 @@ import torch
 from modeinterp import diffusion, images, params, recursive, toy
 from modeinterp.runtime import generator
 
-TINY_IMAGE = dict(size=8, T=20, steps=5, batch=8, lr=1e-3, seed=0, fold=1, base=8, mults=(1, 2))
+TINY_IMAGE = dict(size=8, T=20, steps=5, batch=8, lr=1e-3, seed=0, arch=dict(fold=1, base=8, mults=[1, 2]))
 
 
 def test_select_strategies():
@@ -57,12 +57,12 @@ def test_toy_generations_train_cache_and_reload(tmp_path):
 
 
 def test_image_generations_with_the_posthoc_metric(tmp_path):
-    base = dict(images.unet_config("rec-img", **{**TINY_IMAGE, "n_keep": 12}))
+    base = dict(images.image_config("rec-img", **{**TINY_IMAGE, "n_keep": 12}))
     schedule = diffusion.make_schedule("cosine", 20)
     real = torch.rand(24, 1, 8, 8, generator=generator(0)) * 2 - 1
     draw = recursive.posthoc_draw(schedule, 16, (1, 8, 8), [5, 7, 9], seed=0, n_steps=5, clip=1.0,
                                   progress=False)
-    history = recursive.run(real, ["random", "variance"], 2, recursive.lineage_fit(base, images.unet_models,
+    history = recursive.run(real, ["random", "variance"], 2, recursive.lineage_fit(base, images.image_models,
                                                                                    tmp_path), draw, 12, 0)
     last = history["variance"][-1]
     assert last.samples.shape == (16, 1, 8, 8) and last.variance.shape == (16,) and (last.variance > 0).all()

@@ -1,37 +1,48 @@
-"""Image diffusion models end to end: a U-Net per configuration dict (which is also the cache key), trained on
+"""Image diffusion models end to end: a network (U-Net, or MLP for tiny images) per configuration dict (which is also the cache key), trained on
 given images, cached like the toy models. Used by the shapes, hands and digits notebooks."""
 from functools import partial
 
 import torch
+from torch import nn
 
 from . import diffusion, params, train
-from .nets import UNet
+from .nets import ToyMLP, UNet
+
+ARCH = {  # each network's settings and their defaults
+    "unet": dict(fold=4, base=32, mults=[1, 2, 4], attention_below=4),
+    "mlp": dict(width=256, n_blocks=3),
+}
 
 
-def unet_config(name: str, size: int, T: int, steps: int, batch: int, lr: float, seed: int, channels: int = 1,
-                fold: int = 4, base: int = 32, mults=(1, 2, 4), attention_below: int = 4,
-                schedule: str = "cosine", ema: float | None = 0.999, bf16: bool = True, warmup: float = 0.05,
-                **data) -> dict:
-    """The full configuration of one image model: network, schedule, optimisation, and (in `data`) whatever
-    determines its training images (e.g. n_train, the data seed)."""
+def image_config(name: str, size: int, T: int, steps: int, batch: int, lr: float, seed: int, channels: int = 1,
+                 net: str = "unet", arch: dict | None = None, schedule: str = "cosine", ema: float | None = 0.999,
+                 bf16: bool = True, warmup: float = 0.05, **data) -> dict:
+    """The full configuration of one image model: network (`net` with `arch` settings overriding ARCH[net]),
+    schedule, optimisation, and (in `data`) whatever determines its training images (n_train, a data seed)."""
+    params.choice("net", net, ARCH)
+    arch = {**ARCH[net], **(arch or {})}
+    if set(arch) != set(ARCH[net]):
+        params.fail("arch", f"settings among {sorted(ARCH[net])} for net {net!r}", sorted(arch))
     params.integer("steps", steps, low=1)
     params.integer("batch", batch, low=1)
     params.real("lr", lr, 0.0, low_open=True)
     if ema is not None:
         params.real("ema", ema, 0.0, 1.0)
-    return dict(name=name, size=size, channels=channels, fold=fold, base=base, mults=list(mults),
-                attention_below=attention_below, T=T, schedule=schedule, steps=steps, batch=batch, lr=lr,
-                warmup=warmup, ema=ema, bf16=bf16, seed=seed, **data)
+    return dict(name=name, size=size, channels=channels, net=net, arch=arch, T=T, schedule=schedule,
+                steps=steps, batch=batch, lr=lr, warmup=warmup, ema=ema, bf16=bf16, seed=seed, **data)
 
 
-def build(config: dict) -> UNet:
-    """An untrained U-Net of the configuration's shape."""
-    return UNet(config["channels"], config["size"], config["T"], config["fold"], config["base"],
-                tuple(config["mults"]), config["attention_below"])
+def build(config: dict) -> nn.Module:
+    """An untrained network of the configuration's shape: a U-Net, or an MLP on the flattened image."""
+    a = config["arch"]
+    if config["net"] == "mlp":
+        return ToyMLP(config["channels"] * config["size"] ** 2, config["T"], a["width"], a["n_blocks"])
+    return UNet(config["channels"], config["size"], config["T"], a["fold"], a["base"], tuple(a["mults"]),
+                a["attention_below"])
 
 
-def train_unet(config: dict, data: dict | None, progress: bool = True, device: str = "cpu") -> dict:
-    """Train the configuration's U-Net on data[config["name"]] (N x C x H x W in [-1, 1]); return its state."""
+def train_image_model(config: dict, data: dict | None, progress: bool = True, device: str = "cpu") -> dict:
+    """Train the configuration's network on data[config["name"]] (N x C x H x W in [-1, 1]); return its state."""
     if data is None or config["name"] not in data:
         raise ValueError(f"no training images given for {config['name']!r}")
     images = data[config["name"]]
@@ -43,9 +54,9 @@ def train_unet(config: dict, data: dict | None, progress: bool = True, device: s
     return train.train_eps(build(config).to(device), images, schedule, config, device, progress)
 
 
-def unet_models(configs: list[dict], cache_dir, workers: int = 1, device: str = "cpu",
-                data: dict | None = None) -> list[tuple[UNet, dict]]:
-    """The trained U-Nets of `configs` with their payloads: cached, else trained on data[name] in `workers`
+def image_models(configs: list[dict], cache_dir, workers: int = 1, device: str = "cpu",
+                 data: dict | None = None) -> list[tuple[nn.Module, dict]]:
+    """The trained models of `configs` with their payloads: cached, else trained on data[name] in `workers`
     processes. `data` may omit configurations that are in the cache."""
-    fn = partial(train_unet, data=data, progress=workers <= 1, device=str(device))
+    fn = partial(train_image_model, data=data, progress=workers <= 1, device=str(device))
     return train.trained_models(configs, build, fn, cache_dir, workers, device)

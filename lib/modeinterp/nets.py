@@ -36,7 +36,10 @@ class Block(nn.Module):
 
 
 class ToyMLP(nn.Module):
-    """eps(x_t, t) for low-dimensional data; t is an int (one step for the whole batch) or a tensor of N steps."""
+    """eps(x_t, t) for low-dimensional data; t is an int (one step for the whole batch) or a tensor of N steps.
+
+    x is N x dim, or N x ... with dim values per row (e.g. small images), and eps comes back in x's shape.
+    """
 
     def __init__(self, dim: int, T: int, width: int = 128, n_blocks: int = 3, shared_blocks: bool = False):
         super().__init__()
@@ -53,10 +56,10 @@ class ToyMLP(nn.Module):
             proj = [b.time(temb) for b in self.blocks]
         else:  # one T-row table per block, then a lookup: once per distinct t, not once per row
             proj = [b.time(self.temb)[t] for b in self.blocks]
-        h = self.inp(x)
+        h = self.inp(x.flatten(1))
         for block, p in zip(self.blocks, proj):
             h = block(h, p)
-        return self.out(h)
+        return self.out(h).view(x.shape)
 
 
 class ResBlock(nn.Module):
