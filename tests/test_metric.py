@@ -75,3 +75,23 @@ def test_matching_window_translates_the_papers_window_by_noise_level():
     lo, hi = metric.matching_window(diffusion.linear_schedule(100), paper, 15)
     ab = diffusion.linear_schedule(100).alpha_bar
     assert lo == 0 and ab[hi] >= paper.alpha_bar[14] > ab[hi + 1]
+
+
+def test_auroc_within_groups_sees_through_a_confounder():
+    # the score only tells the groups apart: perfect overall, at chance within each group
+    groups = np.repeat([2, 3], 200)
+    hallucinated = np.r_[np.zeros(180), np.ones(20), np.zeros(20), np.ones(180)].astype(bool)
+    score = groups + np.random.default_rng(0).normal(0, 0.01, 400)
+    assert metric.auroc(score, hallucinated) > 0.85
+    mean, per = metric.auroc_within(score, hallucinated, groups)
+    assert set(per) == {2, 3} and abs(mean - 0.5) < 0.15
+    with pytest.raises(ValueError, match="no group"):
+        metric.auroc_within(score, hallucinated, np.where(hallucinated, 1, 0))
+
+
+def test_agreement_rises_as_x0_hat_reaches_the_sample():
+    x0 = torch.randn(5, 1, 4, 4, generator=generator(0))
+    noise = torch.randn(3, 5, 1, 4, 4, generator=generator(1))
+    steps = torch.stack([noise[0], 0.5 * noise[1] + x0, x0])
+    r = metric.agreement(steps, x0)
+    assert r.shape == (3,) and abs(r[0]) < 0.6 and 0.7 < r[1] < 1 and r[2] == pytest.approx(1.0)

@@ -99,6 +99,29 @@ def roc(score, hallucinated) -> tuple[np.ndarray, np.ndarray]:
     return fpr, tpr
 
 
+def auroc_within(score, hallucinated, groups) -> tuple[float, dict]:
+    """AUROC within each group holding both kinds (e.g. images with equal shape counts), and their mean
+    weighted by group size: a control that the score does not just tell the groups apart."""
+    score, hallucinated = _check_scores(score, hallucinated)
+    groups = np.asarray(groups)
+    per = {g.item(): auroc(score[groups == g], hallucinated[groups == g]) for g in np.unique(groups)
+           if 0 < hallucinated[groups == g].sum() < (groups == g).sum()}
+    if not per:
+        raise ValueError("no group holds both hallucinated and in-support samples")
+    sizes = {g: int((groups == g).sum()) for g in per}
+    return float(sum(per[g] * sizes[g] for g in per) / sum(sizes.values())), per
+
+
+def agreement(x0_hats: torch.Tensor, x0: torch.Tensor) -> np.ndarray:
+    """Per step, the Pearson correlation of x0_hat (steps x N x ...) with the final samples x0 (N x ...),
+    averaged over samples: when in the reverse process the model commits to what it will draw."""
+    a = x0_hats.flatten(2).double()
+    b = x0.flatten(1).double()[None].expand_as(a)
+    a, b = a - a.mean(-1, keepdim=True), b - b.mean(-1, keepdim=True)
+    r = (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1)).clamp_min(1e-12)
+    return r.mean(1).numpy()
+
+
 def _check_scores(score, hallucinated):
     score = np.asarray(score, dtype=np.float64)
     hallucinated = np.asarray(hallucinated, dtype=bool)

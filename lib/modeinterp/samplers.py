@@ -50,6 +50,14 @@ def last_steps(k: int) -> Window:
     return (0, k - 1)
 
 
+def last_visited(T: int, n_steps: int | None, k: int) -> Window:
+    """The window of the last k timesteps a sampler with n_steps (strided) steps visits."""
+    ts = timesteps(T, n_steps)
+    if not 2 <= k <= len(ts):
+        raise ValueError(f"k must be in [2, {len(ts)}] visited steps; got {k}")
+    return (0, ts[-k])
+
+
 def ddpm(model, schedule: Schedule, n: int, shape: Sequence[int], generator: torch.Generator,
          n_steps: int | None = None, windows: Sequence[Window] = (), n_trajectories: int = 0,
          variance: str = "beta", clip: float | None = None, chunk: int = 2048, progress: bool = True) -> Samples:
