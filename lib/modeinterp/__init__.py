@@ -8,9 +8,15 @@ Modules, one concept each:
   samplers   DDPM ancestral (full or strided) and DDIM, with the streaming trajectory variance
   metric     trajectory variance (streaming and post hoc), ROC/AUROC, operating points
   mixtures   Gaussian mixtures with known modes, their exact noised score (the oracle), a labeller
-  nets       denoisers (the toy MLP)
+  nets       denoisers (the toy MLP, a small pixel-unshuffle U-Net)
   train      a model-agnostic training loop and the cache of trained models
   toy        training the toy MLP on a mixture, end to end, from one configuration
+  images     training an image model (U-Net, or MLP for tiny images), from one configuration
+  shapes     the simple-shapes images: seeded generator and shape counter
+  hands      procedural hands with a finger counter; the 11k Hands loader
+  digits     scikit-learn's 8x8 digits and MNIST from its IDX files
+  quality    FID, precision and recall in the features of a small digit classifier
+  recursive  recursive training: generations, lineages, filtering strategies
   plots      a plotting style and a byte-stable savefig
   claims     the claims files that the README table is built from
 """
