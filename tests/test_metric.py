@@ -95,3 +95,21 @@ def test_agreement_rises_as_x0_hat_reaches_the_sample():
     steps = torch.stack([noise[0], 0.5 * noise[1] + x0, x0])
     r = metric.agreement(steps, x0)
     assert r.shape == (3,) and abs(r[0]) < 0.6 and 0.7 < r[1] < 1 and r[2] == pytest.approx(1.0)
+
+
+def test_detection_bundles_auroc_operating_point_and_the_control():
+    hallucinated = np.r_[np.zeros(50), np.ones(50)].astype(bool)
+    score = np.r_[np.arange(50), np.arange(40, 90)].astype(float)
+    d = metric.detection(score, hallucinated, 0.9, groups=np.arange(100) % 2)
+    assert d.auroc == metric.auroc(score, hallucinated) and d.op == metric.operating_point(score, hallucinated, 0.9)
+    assert d.within is not None and metric.detection(score, hallucinated).within is None
+
+
+def test_decision_window_where_agreement_rises():
+    ts = np.arange(9, -1, -1)  # reverse process: t = 9 .. 0
+    r = np.array([0.0, 0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0, 1.0, 1.0])
+    assert metric.decision_window(ts, r, 0.25, 0.75) == (4, 6)
+    jump = np.array([0.0] * 5 + [1.0] * 5)  # no step inside: the two around the jump
+    assert metric.decision_window(ts, jump, 0.25, 0.75) == (4, 5)
+    with pytest.raises(ValueError, match="below"):
+        metric.decision_window(ts, r, 0.8, 0.2)

@@ -99,6 +99,39 @@ def roc(score, hallucinated) -> tuple[np.ndarray, np.ndarray]:
     return fpr, tpr
 
 
+@dataclass(frozen=True)
+class Detection:
+    """How well a score detects hallucinations: AUROC, an operating point, and the AUROC within groups."""
+
+    auroc: float
+    op: OperatingPoint
+    within: float | None  # AUROC within groups (see auroc_within), if groups were given
+
+
+def detection(score, hallucinated, retention: float = 0.95, groups=None) -> Detection:
+    """The AUROC of `score`, its operating point at `retention`, and (with `groups`) its AUROC within groups."""
+    within = None if groups is None else auroc_within(score, hallucinated, groups)[0]
+    return Detection(auroc(score, hallucinated), operating_point(score, hallucinated, retention), within)
+
+
+def decision_window(timesteps, agreement, low: float, high: float) -> tuple[int, int]:
+    """The timesteps (t_lo, t_hi) over which the agreement of x0_hat with the final sample (see `agreement`)
+    rises from `low` to `high`: where the model decides what it draws. If fewer than two visited steps lie in
+    that range, the two steps around the crossing of its midpoint."""
+    ts, r = np.asarray(timesteps), np.asarray(agreement)
+    if ts.shape != r.shape or len(ts) < 2:
+        raise ValueError(f"timesteps and agreement must be 1-d of equal length >= 2; got {ts.shape}, {r.shape}")
+    if not low < high:
+        raise ValueError(f"low must be below high; got {low}, {high}")
+    inside = ts[(r >= low) & (r <= high)]
+    if len(inside) >= 2:
+        return int(inside.min()), int(inside.max())
+    order = np.argsort(-ts)  # noisiest first: the order of the reverse process
+    i = int(np.argmax(r[order] >= (low + high) / 2))
+    i = min(max(i, 1), len(ts) - 1)
+    return int(ts[order][i]), int(ts[order][i - 1])
+
+
 def auroc_within(score, hallucinated, groups) -> tuple[float, dict]:
     """AUROC within each group holding both kinds (e.g. images with equal shape counts), and their mean
     weighted by group size: a control that the score does not just tell the groups apart."""
