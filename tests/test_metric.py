@@ -113,3 +113,15 @@ def test_decision_window_where_agreement_rises():
     assert metric.decision_window(ts, jump, 0.25, 0.75) == (4, 5)
     with pytest.raises(ValueError, match="below"):
         metric.decision_window(ts, r, 0.8, 0.2)
+
+
+def test_compare_windows_selects_on_one_half_and_reports_on_the_other():
+    rng = np.random.default_rng(0)
+    hallucinated = rng.random(400) < 0.3
+    good, bad = hallucinated + rng.normal(0, 0.5, 400), rng.normal(0, 1, 400)
+    variance = {(0, 1): bad, (0, 5): good, (5, 9): bad}
+    rows, best = metric.compare_windows(variance, hallucinated, {"paper": (5, 9)}, [(0, 1), (0, 5)])
+    assert best == (0, 5)
+    odd = np.arange(400) % 2 == 1
+    assert rows[metric.BEST].auroc == metric.auroc(good[odd], hallucinated[odd])
+    assert rows["paper"].auroc == metric.auroc(bad, hallucinated)

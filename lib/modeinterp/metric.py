@@ -114,6 +114,25 @@ def detection(score, hallucinated, retention: float = 0.95, groups=None) -> Dete
     return Detection(auroc(score, hallucinated), operating_point(score, hallucinated, retention), within)
 
 
+BEST = "best candidate (held-out half)"
+
+
+def compare_windows(variance: dict, hallucinated, named: dict, candidates, retention: float = 0.95,
+                    groups=None) -> tuple[dict, tuple[int, int]]:
+    """Detection by the metric over each named window (name -> window) on all samples, and over the best of
+    `candidates`: ranked by AUROC on the even-indexed samples, reported (as BEST) on the odd-indexed ones, so
+    its numbers are not fitted to the samples they are measured on. variance: window -> metric per sample.
+    Returns ({name: Detection}, the best window)."""
+    hallucinated = np.asarray(hallucinated, dtype=bool)
+    half = np.arange(len(hallucinated)) % 2 == 0
+    score = {w: np.asarray(variance[w]) for w in list(named.values()) + list(candidates)}
+    best = max(candidates, key=lambda w: auroc(score[w][half], hallucinated[half]))
+    rows = {name: detection(score[w], hallucinated, retention, groups) for name, w in named.items()}
+    rows[BEST] = detection(score[best][~half], hallucinated[~half], retention,
+                           None if groups is None else np.asarray(groups)[~half])
+    return rows, best
+
+
 def decision_window(timesteps, agreement, low: float, high: float) -> tuple[int, int]:
     """The timesteps (t_lo, t_hi) over which the agreement of x0_hat with the final sample (see `agreement`)
     rises from `low` to `high`: where the model decides what it draws. If fewer than two visited steps lie in
