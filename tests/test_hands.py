@@ -238,3 +238,16 @@ def test_read_labels(tmp_path):
         good.write_text(text)
         with pytest.raises(ValueError, match=line):
             hands.read_labels(good)
+
+
+def test_labelling_round_trip(tmp_path):
+    images, _ = hands.make_hands(3, seed=0)
+    folder = hands.save_for_labelling(images, tmp_path / "samples")
+    assert sorted(p.name for p in folder.glob("*.png")) == ["00000.png", "00001.png", "00002.png"]
+    template = (folder / "labels.csv").read_text()
+    assert hands.read_labels(folder / "labels.csv") == {}  # nothing labelled yet
+    (folder / "labels.csv").write_text(template.replace("0,\n", "0,5\n").replace("2,\n", "2,6\n"))
+    counts = hands.label_counts(hands.read_labels(folder / "labels.csv"), 3)
+    assert counts.tolist() == [5, hands.UNLABELLED, 6]
+    with pytest.raises(ValueError, match="outside"):
+        hands.label_counts({7: 5}, 3)

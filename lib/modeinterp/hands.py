@@ -56,9 +56,11 @@ from PIL import Image
 from scipy import ndimage
 
 from . import params
+from .files import atomic
 from .shapes import FOREGROUND, _batch, foreground_pixels, to_signed, to_unit  # noqa: F401 (re-exported)
 
 FIVE = 5  # a hand with any other count is "hallucinated"
+UNLABELLED = -2  # label_counts: a sample nobody labelled
 MIN_FINGERS, MAX_FINGERS = 1, 7
 MIN_SIZE, SIZE_STEP, DEFAULT_SIZE = 32, 16, 32
 UNIT = 32  # lengths below are pixels at this size
@@ -139,13 +141,37 @@ def read_labels(path) -> dict[int, int]:
         raise ValueError(f"{path}, line 1: the header must be 'sample,fingers'; got {header!r}")
     labels = {}
     for line, row in enumerate(rows[1:], start=2):
-        if not any(c.strip() for c in row):
-            continue
+        if not any(c.strip() for c in row) or (len(row) == 2 and not row[1].strip()):
+            continue  # a blank line, or a sample not labelled yet (as in save_for_labelling's template)
         sample, fingers = _label_row(path, line, row)
         if sample in labels:
             raise ValueError(f"{path}, line {line}: sample {sample} is labelled twice")
         labels[sample] = fingers
     return labels
+
+
+def label_counts(labels: dict[int, int], n: int) -> np.ndarray:
+    """Finger counts of samples 0..n-1 from hand labels (see read_labels); UNLABELLED where a sample has none."""
+    n = params.integer("n", n, low=1)
+    outside = sorted(k for k in labels if not 0 <= k < n)
+    if outside:
+        raise ValueError(f"labels name samples outside 0..{n - 1}: {outside[:5]}")
+    counts = np.full(n, UNLABELLED, dtype=int)
+    counts[list(labels)] = list(labels.values())
+    return counts
+
+
+def save_for_labelling(images, folder) -> Path:
+    """Write each image (in [0, 1]) as folder/<sample>.png and a labels template folder/labels.csv to fill in."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    x = _batch(images)
+    for i, image in enumerate(x):
+        with atomic(folder / f"{i:05d}.png") as tmp:
+            Image.fromarray((255 * np.clip(image, 0, 1)).round().astype(np.uint8)).save(tmp, format="PNG")
+    with atomic(folder / "labels.csv") as tmp:
+        tmp.write_text("sample,fingers\n" + "".join(f"{i},\n" for i in range(len(x))))
+    return folder
 
 
 # ---- generator
