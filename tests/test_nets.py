@@ -72,6 +72,7 @@ def test_unet_features_are_the_pooled_bottleneck():
     with torch.no_grad():
         assert m.features(torch.randn(5, 1, 32, 32), 10).shape == (5, 32)
         assert UNet().features(torch.randn(2, 1, 64, 64), torch.tensor([1, 2])).shape == (2, 128)
+        assert UNet().features(torch.randn(2, 1, 64, 64), 3, pool=False).shape == (2, 128 * 4 * 4)
 
 
 @pytest.mark.parametrize("kwargs, name", [(dict(size=60), "size"), (dict(fold=0), "fold"),

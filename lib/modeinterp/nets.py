@@ -140,9 +140,11 @@ class UNet(nn.Module):
             h = upsample(attn(block(torch.cat([h, skips.pop()], dim=1), emb)))
         return self.unfold(self.out(h))
 
-    def features(self, x: torch.Tensor, t) -> torch.Tensor:
-        """Bottleneck (middle block) features mean-pooled over space: (N, base * mults[-1]), for a t-SNE."""
-        return self._encode(x, t)[0].mean(dim=(2, 3))
+    def features(self, x: torch.Tensor, t, pool: bool = True) -> torch.Tensor:
+        """Bottleneck (middle block) features for a t-SNE: mean-pooled over space, (N, base * mults[-1]), or
+        with pool=False every position kept (flattened), so that where a shape lies is still told apart."""
+        h = self._encode(x, t)[0]
+        return h.mean(dim=(2, 3)) if pool else h.flatten(1)
 
     def _encode(self, x: torch.Tensor, t):
         """The time embedding, the down path (keeping one skip per level) and the middle."""

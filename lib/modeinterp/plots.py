@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 
 from .files import atomic
+from .metric import roc
 
 METADATA = {".png": {"Software": None}, ".pdf": {"CreationDate": None, "Producer": None}, ".svg": {"Date": None}}
 
@@ -36,3 +37,29 @@ def show(fig, path: str | os.PathLike | None = None) -> None:
     if path is not None:
         savefig(fig, path)
     plt.show()
+
+
+def decision(ts, agreement, spans: dict, T: int, title: str = ""):
+    """The agreement of x0_hat with the final sample along the reverse process (t from T down to 0), with
+    windows shaded: spans maps a label to (t_lo, t_hi)."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.plot(ts, agreement, color="k")
+    for i, (label, (lo, hi)) in enumerate(spans.items()):
+        ax.axvspan(lo, hi, color=("C0", "C3", "C2", "C1")[i % 4], alpha=0.2, label=f"{label}, t={lo}..{hi}")
+    ax.set(xlabel="t (reverse process runs right to left)", ylabel="corr(x0_hat, final sample)", xlim=(T, 0),
+           title=title)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def roc_curves(curves: dict, title: str = "", xlabel: str = "in-support removed",
+               ylabel: str = "hallucinations removed"):
+    """ROC curves: curves maps a label to (score, hallucinated, auroc, dashed)."""
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for label, (score, hallucinated, auroc, dashed) in curves.items():
+        fpr, tpr = roc(score, hallucinated)
+        ax.plot(fpr, tpr, ls="--" if dashed else "-", label=f"{label}: {auroc:.2f}")
+    ax.plot([0, 1], [0, 1], color="0.6", ls=":")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(fontsize=7, loc="lower right")
+    return fig

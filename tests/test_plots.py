@@ -1,0 +1,23 @@
+"""The shared figures: one line per curve, windows shaded, labels carry the AUROC."""
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np  # noqa: E402
+
+from modeinterp import plots  # noqa: E402
+
+
+def test_decision_figure_shades_each_window():
+    fig = plots.decision([9, 5, 0], [0.0, 0.5, 1.0], {"paper": (6, 8), "decision": (2, 5)}, T=10)
+    ax = fig.axes[0]
+    assert len(ax.lines) == 1 and len(ax.patches) == 2
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["paper, t=6..8", "decision, t=2..5"]
+    assert ax.get_xlim() == (10, 0)
+
+
+def test_roc_curves_one_line_per_score_and_a_diagonal():
+    hal = np.r_[np.zeros(10), np.ones(10)].astype(bool)
+    fig = plots.roc_curves({"a": (np.arange(20.0), hal, 1.0, False), "b": (-np.arange(20.0), hal, 0.0, True)})
+    ax = fig.axes[0]
+    assert len(ax.lines) == 3 and ax.lines[1].get_linestyle() == "--"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a: 1.00", "b: 0.00"]
