@@ -30,3 +30,15 @@ def test_good_values_pass():
     assert params.integer("T", 100, low=10) == 100
     assert params.real("lr", 1e-3, low=0, low_open=True) == 1e-3
     assert params.reals("means", [1, 2.5]) == [1.0, 2.5]
+
+
+def test_intervals():
+    assert params.interval("w", [0.7, 0.85]) == (0.7, 0.85)
+    assert params.interval("w", [100, 150], 0, 499) == (100, 150)
+    for bad in ([0.85, 0.7], [0.5], [0, 2], "x", [True, 1]):
+        with pytest.raises(params.ParameterError, match="parameter 'w' must be"):
+            params.interval("w", bad)
+    assert params.intervals("c", [0, 0.1, 0.1, 0.2]) == [(0, 0.1), (0.1, 0.2)]
+    for bad in ([0, 0.1, 0.2], [0.2, 0.1], [0, 1.5]):
+        with pytest.raises(params.ParameterError, match="parameter 'c' must be"):
+            params.intervals("c", bad)

@@ -66,6 +66,25 @@ def integers(name: str, value, low: int | None = None, min_len: int = 1) -> list
     return [int(v) for v in value]
 
 
+def interval(name: str, value, low: float = 0.0, high: float = 1.0) -> tuple[float, float]:
+    """Check a pair [a, b] of numbers with low <= a < b <= high (e.g. a window as fractions of T)."""
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, Real) and not isinstance(v, bool) for v in value)
+            or not low <= value[0] < value[1] <= high):
+        fail(name, f"[a, b] with {low} <= a < b <= {high}", value)
+    return value[0], value[1]
+
+
+def intervals(name: str, value, low: float = 0.0, high: float = 1.0) -> list[tuple[float, float]]:
+    """Check a flat list a1, b1, a2, b2, ... of intervals (see interval); return the pairs."""
+    if not isinstance(value, (list, tuple)) or len(value) < 2 or len(value) % 2:
+        fail(name, "a flat list of pairs a1, b1, a2, b2, ...", value)
+    for a, b in zip(value[::2], value[1::2]):
+        if not all(isinstance(v, Real) and not isinstance(v, bool) for v in (a, b)) or not low <= a < b <= high:
+            fail(name, f"pairs a, b with {low} <= a < b <= {high}", value)
+    return list(zip(value[::2], value[1::2]))
+
+
 def _in_range(name, value, low, high, what):
     if (low is not None and value < low) or (high is not None and value > high):
         lo = "-inf" if low is None else low
