@@ -66,6 +66,7 @@ def test_grid_is_the_papers_normalised_5x5_grid():
     assert torch.allclose(x.double().var(0), torch.ones(2, dtype=torch.float64), atol=0.02)
     spacing = 2 / scale
     assert torch.cdist(gm.means, gm.means).add(torch.eye(25) * 9).min().item() == pytest.approx(spacing)
+    assert gm.nearest_spacing == pytest.approx(spacing)
 
 
 def test_diamond_is_the_grid_rotated_by_45_degrees():
@@ -84,5 +85,7 @@ def test_segment_distance_and_the_nearest_segment():
     x = torch.tensor([[1.0, 1.0], [-1.0, 0.0], [3.0, 4.0]])
     assert mixtures.segment_distance(x, a, b)[:, 0].tolist() == pytest.approx([1.0, 1.0, math.sqrt(17)])
     gm = mixtures.mixture([[0, 0], [1, 0], [0, 1], [1, 1]], 0.01)
-    k, length, dist = mixtures.nearest_segment(gm, torch.tensor([[0.5, 0.02], [0.5, 0.5]]), 1.5)
-    assert length.tolist() == pytest.approx([1.0, math.sqrt(2)]) and dist.tolist() == pytest.approx([0.02, 0.0])
+    seg = mixtures.nearest_segment(gm, torch.tensor([[0.5, 0.02], [0.5, 0.5]]), 1.5)
+    assert seg.length.tolist() == pytest.approx([1.0, math.sqrt(2)]) and seg.distance.tolist() == pytest.approx([0.02, 0.0])
+    assert seg.a[0].tolist() == [0.0, 0.0] and seg.b[0].tolist() == [1.0, 0.0]  # the bottom edge
+    assert gm.nearest_spacing == pytest.approx(1.0)

@@ -17,6 +17,11 @@ REQUIRED_CLAIMS = {
     "02_gaussian_2d": {"interpolated_fraction", "nearest_neighbour_share", "exact_score_interpolated_fraction",
                        "auroc", "removed_at_retention", "retention", "ddpm_interpolated_fraction",
                        "ddim_interpolated_fraction"},
+    "03_simple_shapes": {"hallucination_rate", "auroc", "removed_at_retention", "retention", "auroc_equal_shape_count",
+                         "pixel_count_auroc", "strip_pixel_count_auroc", "paper_window_auroc"},
+    "04_hands": {"hallucination_rate", "auroc", "removed_at_retention", "retention", "pixel_count_auroc"},
+    "05_recursive_training": {"hallucinated_last_none", "hallucinated_last_random", "hallucinated_last_variance",
+                              "fid_last_random", "fid_last_variance"},
 }
 
 
@@ -25,7 +30,8 @@ def cells(path):
 
 
 def test_there_are_notebooks():
-    assert [p.stem for p in NOTEBOOKS][:2] == ["01_gaussian_1d", "02_gaussian_2d"]
+    assert [p.stem for p in NOTEBOOKS] == ["01_gaussian_1d", "02_gaussian_2d", "03_simple_shapes", "04_hands",
+                                           "05_recursive_training"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -85,6 +91,27 @@ def test_section_2_claims_hold():
     assert c["nearest_neighbour_share"] >= 0.9
     assert c["exact_score_interpolated_fraction"] == 0
     assert c["retention"] >= 0.95 and c["removed_at_retention"] >= 0.90
+
+
+def test_section_3_claims_hold():
+    c = ours("03_simple_shapes")
+    assert c["counter_agreement_train"] == 1
+    assert c["hallucination_rate"] > 0
+    assert c["retention"] >= 0.95
+
+
+def test_section_4_claims_hold():
+    c = ours("04_hands")
+    assert c["counter_accuracy_training"] == c["counter_accuracy_4"] == c["counter_accuracy_6"] == 1
+    assert c["hallucination_rate"] > 0
+    assert c["retention"] >= 0.95
+
+
+def test_section_5_claims_hold():
+    c = ours("05_recursive_training")
+    assert c["hallucinated_last_none"] > c["hallucinated_first"]  # hallucinations compound without a filter
+    assert c["hallucinated_last_variance"] < c["hallucinated_last_random"]
+    assert c["fid_last_variance"] < c["fid_last_random"]
 
 
 def test_a_bad_parameter_stops_before_any_compute(tmp_path):

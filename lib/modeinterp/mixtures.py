@@ -6,6 +6,7 @@ optimal denoiser E[x_0 | x_t] are exact at every t: the oracle the learned model
 """
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
@@ -25,6 +26,14 @@ class GaussianMixture:
     @property
     def dim(self) -> int:
         return self.means.shape[1]
+
+    @property
+    def nearest_spacing(self) -> float:
+        """The smallest distance between two means (the grid's scaled spacing)."""
+        if len(self.means) < 2:
+            raise ValueError("a mixture with one mode has no spacing")
+        d = torch.cdist(self.means, self.means)
+        return float(d[~torch.eye(len(d), dtype=torch.bool)].min())
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """n points (n x D, float32)."""
@@ -129,13 +138,22 @@ def mode_pairs(gm: GaussianMixture, max_length: float) -> tuple[torch.Tensor, to
     return torch.stack([i[keep], j[keep]], 1), d[i, j][keep]
 
 
-def nearest_segment(gm: GaussianMixture, x: torch.Tensor, max_length: float):
-    """For each point, the nearest segment between two modes at most max_length apart:
-    (index into mode_pairs, that pair's length, the distance to it)."""
+class Segment(NamedTuple):
+    """For each point, the nearest segment between two modes (see nearest_segment)."""
+
+    index: torch.Tensor  # into mode_pairs
+    length: torch.Tensor  # the pair's distance
+    distance: torch.Tensor  # from the point to the segment
+    a: torch.Tensor  # the segment's endpoints (N x D each)
+    b: torch.Tensor
+
+
+def nearest_segment(gm: GaussianMixture, x: torch.Tensor, max_length: float) -> Segment:
+    """For each point, the nearest segment between two modes at most max_length apart."""
     pairs, lengths = mode_pairs(gm, max_length)
-    d = segment_distance(x, gm.means[pairs[:, 0]], gm.means[pairs[:, 1]])
-    dist, k = d.min(1)
-    return k, lengths[k], dist
+    a, b = gm.means[pairs[:, 0]], gm.means[pairs[:, 1]]
+    dist, k = segment_distance(x, a, b).min(1)
+    return Segment(k, lengths[k], dist, a[k], b[k])
 
 
 class ExactEps:
