@@ -211,7 +211,7 @@ def _notebook_minutes() -> None:
         print(f"  {stem:<24} cold {t.get('cold', float('nan')):5.1f}   warm {t.get('warm', float('nan')):5.1f}")
     total = {k: sum(t.get(k, float("nan")) for t in table.values()) for k in ("cold", "warm")}
     print(f"  {'all notebooks':<24} cold {total['cold']:5.1f}   warm {total['warm']:5.1f}   "
-          f"(budget: 60 cold, 10 warm)")
+          f"(the test command re-executes every notebook warm and must stay under ~30 min in all)")
 
 
 if __name__ == "__main__":

@@ -125,6 +125,22 @@ def test_a_bad_parameter_stops_before_any_compute(tmp_path):
     assert not list(tmp_path.glob("*.pt")) and not list(tmp_path.glob("*.png"))
 
 
+@pytest.mark.parametrize("stem, parameters, message", [
+    ("03_simple_shapes", {"paper_window": [0.85, 0.7]}, "parameter 'paper_window' must be [a, b] with 0.0 <= a < b"),
+    ("04_hands", {"dataset": "11k", "hands_dir": "/nonexistent"}, "parameter 'hands_dir' must be a folder holding 11k"),
+    ("05_recursive_training", {"dataset": "mnist", "mnist_dir": "/nonexistent"},
+     "parameter 'mnist_dir' must be a folder holding MNIST"),
+], ids=["bad window", "no 11k Hands", "no MNIST"])
+def test_missing_data_or_a_bad_window_stops_before_any_compute(tmp_path, stem, parameters, message):
+    nb = ROOT / "notebooks" / f"{stem}.ipynb"
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        pm.execute_notebook(str(nb), str(tmp_path / "out.ipynb"), cwd=str(nb.parent), kernel_name="python3",
+                            parameters={**parameters, "cache_dir": str(tmp_path), "out_dir": str(tmp_path)},
+                            progress_bar=False)
+    assert e.value.ename == "ParameterError" and message in e.value.evalue
+    assert not list(tmp_path.glob("*.pt")) and not list(tmp_path.glob("*.png"))
+
+
 def test_the_batch_runner_rejects_an_unknown_parameter(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "ci" / "run_notebooks.py"), "notebooks/01_gaussian_1d.ipynb",
                         "-p", "n_sampels", "10", "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
