@@ -94,7 +94,7 @@ def count_shapes(images) -> tuple[np.ndarray, np.ndarray]:
     times its strip's shape area is a merge of round(area / shape area) >= 2 copies. Labels: "invalid" (a
     straddling component, or no shape), else "hallucinated" (some strip holds >= 2 copies), else "in_support".
     """
-    x = _batch(images)
+    x = as_images(images)
     size, strip = x.shape[-1], x.shape[-1] // 3
     areas = shape_areas(size)
     eight_in_plane = np.pad(np.ones((1, 3, 3), bool), ((1, 1), (0, 0), (0, 0)))  # never across images
@@ -122,12 +122,12 @@ def hallucinated(images) -> np.ndarray:
 
 def foreground_pixels(images) -> np.ndarray:
     """Baseline: the number of pixels above 0.5 per image (shape n)."""
-    return (_batch(images) > FOREGROUND).sum((1, 2))
+    return (as_images(images) > FOREGROUND).sum((1, 2))
 
 
 def strip_foreground_pixels(images) -> np.ndarray:
     """Baseline: pixels above 0.5 per strip (n x 3); columns past the third strip count in the last one."""
-    x = _batch(images) > FOREGROUND
+    x = as_images(images) > FOREGROUND
     strip = x.shape[-1] // 3
     return np.stack([x[:, :, :strip].sum((1, 2)), x[:, :, strip:2 * strip].sum((1, 2)),
                      x[:, :, 2 * strip:].sum((1, 2))], 1)
@@ -164,7 +164,7 @@ def _polygon(vertices, eps=1e-9):
     return inside[r.min():r.max() + 1, c.min():c.max() + 1]
 
 
-def _batch(images):
+def as_images(images) -> np.ndarray:
     """Images as a float array n x size x size (a channel axis of 1 is dropped)."""
     x = np.asarray(images, dtype=np.float32)
     if x.ndim == 4 and x.shape[1] == 1:
