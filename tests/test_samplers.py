@@ -1,5 +1,6 @@
 """Samplers driven by the exact denoiser of a mixture: they must reproduce the mixture."""
 import math
+from functools import partial
 
 import numpy as np
 import pytest
@@ -131,3 +132,23 @@ def test_last_visited_window_holds_exactly_k_strided_steps():
     assert samplers.last_visited(100, None, 5) == (0, 4)
     with pytest.raises(ValueError, match="k must be"):
         samplers.last_visited(100, 10, 11)
+
+
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim"])
+def test_samples_and_metric_do_not_depend_on_the_chunk_size(oracle, sampler):
+    gm, schedule, eps = oracle
+    fn = partial(getattr(samplers, sampler), eps, schedule, 150, (1,), n_steps=50, windows=[(0, 40), (100, 400)],
+                 progress=False, **({"eta": 1.0} if sampler == "ddim" else {}))
+    a, b = fn(generator=generator(3), chunk=7), fn(generator=generator(3), chunk=64)
+    torch.testing.assert_close(a.x0, b.x0, rtol=0, atol=0)
+    for w in a.variance:
+        torch.testing.assert_close(a.variance[w], b.variance[w], rtol=0, atol=0)
+    assert a.variance[(0, 40)].std() > 0 and a.x0.std() > 0.5  # not a degenerate run
+
+
+def test_posthoc_variance_does_not_depend_on_the_chunk_size(oracle):
+    gm, schedule, eps = oracle
+    x0 = gm.sample(100, generator(4)).float()
+    a, b = (metric.posthoc_variance(eps, schedule, x0, [10, 50, 100], generator(5), chunk=c) for c in (7, 64))
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert a.std() > 0

@@ -10,6 +10,7 @@ import torch
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from .diffusion import Schedule, predict_x0, q_sample
+from .noise import Streams, run_seed
 
 
 class Welford:
@@ -53,12 +54,14 @@ def window_steps(T: int, t_lo: int, t_hi: int, k: int) -> list[int]:
 @torch.no_grad()
 def posthoc_variance(model, schedule: Schedule, x0: torch.Tensor, steps: list[int],
                      generator: torch.Generator, chunk: int = 2048) -> torch.Tensor:
-    """Re-noise finished samples x0 to each timestep in `steps`, predict x0_hat, return the metric (shape N)."""
-    out = []
-    for x in x0.to(generator.device).split(chunk):
+    """Re-noise finished samples x0 to each timestep in `steps`, predict x0_hat, return the metric (shape N).
+    Each sample's noise comes from its own stream (see `noise`): the result does not depend on `chunk`."""
+    out, seed = [], run_seed(generator)
+    for start, x in zip(range(0, len(x0), chunk), x0.to(generator.device).split(chunk)):
         acc = Welford()
+        noise = Streams(seed, start, len(x), x.shape[1:], len(steps), x.device)
         for t in steps:
-            eps = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+            eps = noise.randn().to(x.dtype)
             tt = torch.full((len(x),), t, dtype=torch.long, device=x.device)
             x_t = q_sample(schedule, x, tt, eps)
             acc.add(predict_x0(x_t, model(x_t, t), float(schedule.alpha_bar[t])))

@@ -45,9 +45,11 @@ def select(strategy: str, samples: torch.Tensor, variance: torch.Tensor, n_keep:
 
 
 def lineage_config(base: dict, lineage: str, generation: int) -> dict:
-    """The configuration of one lineage's model at one generation (the cache key of that model)."""
+    """The configuration of one lineage's model at one generation (the cache key of that model). From generation
+    1 on, a model trains on drawn samples, so its key also names the samplers' noise (samplers.NOISE)."""
+    drawn = {} if generation == 0 else {"noise": samplers.NOISE}
     return {**base, "name": f"{base['name']}-{lineage}-g{generation}", "lineage": lineage,
-            "generation": generation}
+            "generation": generation, **drawn}
 
 
 def run(data: torch.Tensor, strategies, generations: int, fit: Callable, draw: Callable, n_keep: int,

@@ -4,7 +4,9 @@ Each sampler is a plain function: it takes its random generator, runs the revers
 and returns the samples, the trajectory variance of x0_hat over any number of windows (streamed, memory
 O(N x D)), and, on request, the full trajectories of the first few samples for plotting. `model(x_t, t)`
 predicts eps; `t` is passed as a Python int, the same for every row of a step. The computation runs on the
-generator's device (the model must be there too); what is returned is on the CPU.
+generator's device (the model must be there too); what is returned is on the CPU. Every sample draws its noise
+from its own stream (see `noise`), seeded by the generator and the sample's index: the samples and the metric do
+not depend on `chunk`.
 """
 import math
 from collections.abc import Callable, Sequence
@@ -18,8 +20,10 @@ from tqdm.auto import tqdm
 from . import diffusion
 from .diffusion import Schedule, predict_x0
 from .metric import Welford
+from .noise import Streams, run_seed
 from .runtime import show_progress
 
+NOISE = "per-sample streams"  # how samplers draw noise: part of the key of any model trained on samples
 Window = tuple[int, int]  # (t_lo, t_hi): timesteps t_lo..t_hi inclusive, 0-indexed
 
 
@@ -108,12 +112,15 @@ def _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_tra
             raise ValueError(f"window ({lo}, {hi}) holds no timestep the sampler visits")
     alpha_bar = schedule.alpha_bar.tolist()
     xs, variances, traj_x, traj_x0 = [], {w: [] for w in windows}, [], []
-    chunks = [min(chunk, n - i) for i in range(0, n, chunk)]
-    bar = tqdm(total=len(chunks) * len(ts), desc="sampling", disable=not show_progress(progress), leave=False)
-    for c, rows in enumerate(chunks):
-        x = torch.randn((rows, *shape), generator=generator, device=generator.device)
+    seed = run_seed(generator)
+    starts = range(0, n, chunk)
+    bar = tqdm(total=len(starts) * len(ts), desc="sampling", disable=not show_progress(progress), leave=False)
+    for start in starts:
+        rows = min(chunk, n - start)
+        noise = Streams(seed, start, rows, shape, len(ts), generator.device)  # x_T, then one draw per step
+        x = noise.randn()
         acc = {w: Welford() for w in windows}
-        record = c == 0 and n_trajectories > 0
+        record = start == 0 and n_trajectories > 0
         for i, t in enumerate(ts):
             ab_t = alpha_bar[t]
             ab_prev = alpha_bar[ts[i + 1]] if i + 1 < len(ts) else 1.0
@@ -128,8 +135,7 @@ def _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_tra
             if record:
                 traj_x.append(x[:n_trajectories].clone())
                 traj_x0.append(x0_hat[:n_trajectories].clone())
-            noise = torch.randn(x.shape, generator=generator, device=x.device) if i + 1 < len(ts) else None
-            x = step(x, eps, x0_hat, t, ab_t, ab_prev, noise)
+            x = step(x, eps, x0_hat, t, ab_t, ab_prev, noise.randn() if i + 1 < len(ts) else None)
             bar.update()
         xs.append(x.cpu())
         for w, a in acc.items():
