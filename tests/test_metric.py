@@ -125,3 +125,25 @@ def test_compare_windows_selects_on_one_half_and_reports_on_the_other():
     odd = np.arange(400) % 2 == 1
     assert rows[metric.BEST].auroc == metric.auroc(good[odd], hallucinated[odd])
     assert rows["paper"].auroc == metric.auroc(bad, hallucinated)
+
+
+def test_local_aggregations_find_a_small_disagreement_that_the_mean_dilutes():
+    v = torch.zeros(2, 1, 32, 32, dtype=torch.float64)
+    v[0, 0, 8:12, 24:28] = 1.0  # one 4x4 patch of the first image disagrees
+    v[1] = 1 / 64  # the second disagrees a little everywhere: the same mean
+    x0 = -torch.ones(2, 1, 32, 32)
+    x0[:, :, :2, :8] = 1  # 16 foreground pixels in each
+    mean = v.flatten(1).mean(1)
+    torch.testing.assert_close(mean[0], mean[1])
+    patch = metric.largest_patch(4)(v, x0)
+    assert patch[0].item() == 1.0 and patch[1].item() == pytest.approx(1 / 64)
+    strip = metric.largest_strip(3)(v, x0)  # strips of 10, 10 and 12 columns: the patch is in the third
+    assert strip[0].item() == pytest.approx(16 / (32 * 12)) and strip[1].item() == pytest.approx(1 / 64)
+    torch.testing.assert_close(metric.per_foreground_pixel(v, x0), torch.tensor([1.0, 1.0], dtype=torch.float64))
+
+
+def test_aggregations_need_positive_sizes():
+    with pytest.raises(ValueError, match="side"):
+        metric.largest_patch(0)
+    with pytest.raises(ValueError, match="n_strips"):
+        metric.largest_strip(0)

@@ -152,3 +152,13 @@ def test_posthoc_variance_does_not_depend_on_the_chunk_size(oracle):
     a, b = (metric.posthoc_variance(eps, schedule, x0, [10, 50, 100], generator(5), chunk=c) for c in (7, 64))
     torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert a.std() > 0
+
+
+def test_a_sampler_reports_local_aggregations_of_the_same_variance_map():
+    schedule = diffusion.cosine_schedule(50)
+    model = lambda x, t: 0.1 * x  # noqa: E731  (any eps model of the image's shape)
+    aggregations = {"mean": lambda v, x0: v.flatten(1).mean(1), "patch": metric.largest_patch(2)}
+    run = samplers.ddpm(model, schedule, 5, (1, 4, 4), generator(0), windows=[(0, 9)], clip=1.0, chunk=2,
+                        aggregations=aggregations, progress=False)
+    torch.testing.assert_close(run.local["mean"][(0, 9)], run.variance[(0, 9)])
+    assert (run.local["patch"][(0, 9)] >= run.variance[(0, 9)]).all()

@@ -125,3 +125,28 @@ def test_progress_bars_can_be_switched_off_for_batch_runs(monkeypatch):
     assert show_progress() and not show_progress(False)
     monkeypatch.setenv(PROGRESS_ENV, "0")
     assert not show_progress()
+
+
+def test_checkpoints_from_the_callback_equal_a_run_that_stops_there_with_a_constant_rate():
+    """With decay="constant" the rate at step s does not depend on the total: a checkpoint at s of a long run is
+    the model of a run of s steps (the warmup share is fixed in steps here by warmup=0)."""
+    draw = lambda g: torch.randn(64, 3, generator=g)  # noqa: E731
+    loss = lambda m, x, g: ((m(x) - x.sum(1, keepdim=True)) ** 2).mean()  # noqa: E731
+    kept = {}
+
+    def keep(step, model):
+        if step in (20, 50):
+            kept[step] = {k: v.clone() for k, v in model.state_dict().items()}
+
+    runs = {}
+    for steps, callback in ((50, keep), (20, None)):
+        torch.manual_seed(0)
+        net = torch.nn.Linear(3, 1)
+        train.fit(net, draw, loss, steps, 0.05, generator(0), warmup=0.0, progress=False, ema=0.9,
+                  decay="constant", callback=callback)
+        runs[steps] = net.state_dict()
+    assert sorted(kept) == [20, 50]
+    assert all(torch.equal(kept[50][k], runs[50][k]) for k in runs[50])  # the last checkpoint is the result
+    assert all(torch.equal(kept[20][k], runs[20][k]) for k in runs[20])
+    with pytest.raises(ValueError, match="decay"):
+        train.fit(net, draw, loss, 5, 0.05, generator(0), progress=False, decay="linear")

@@ -41,8 +41,10 @@ def build(config: dict) -> nn.Module:
                 a["attention_below"])
 
 
-def train_image_model(config: dict, data: dict | None, progress: bool = True, device: str = "cpu") -> dict:
-    """Train the configuration's network on data[config["name"]] (N x C x H x W in [-1, 1]); return its state."""
+def train_image_model(config: dict, data: dict | None, progress: bool = True, device: str = "cpu",
+                      callback=None) -> dict:
+    """Train the configuration's network on data[config["name"]] (N x C x H x W in [-1, 1]); return its state.
+    callback(step, model): as for train.fit (e.g. to keep checkpoints)."""
     if data is None or config["name"] not in data:
         raise ValueError(f"no training images given for {config['name']!r}")
     images = data[config["name"]]
@@ -51,7 +53,7 @@ def train_image_model(config: dict, data: dict | None, progress: bool = True, de
         raise ValueError(f"{config['name']}: training images must be N x {expected}; got {tuple(images.shape)}")
     schedule = diffusion.make_schedule(config["schedule"], config["T"])
     torch.manual_seed(config["seed"])
-    return train.train_eps(build(config).to(device), images, schedule, config, device, progress)
+    return train.train_eps(build(config).to(device), images, schedule, config, device, progress, callback)
 
 
 def image_models(configs: list[dict], cache_dir, workers: int = 1, device: str = "cpu",

@@ -3,6 +3,7 @@
 The paper's "Hal": for each sample, the population variance of x0_hat across the steps of a window, per
 dimension, averaged over dimensions. High variance means the trajectory cannot decide between modes.
 """
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,11 +31,42 @@ class Welford:
         self.mean += delta / self.n
         self.m2 += delta * (x - self.mean)
 
-    def variance(self) -> torch.Tensor:
-        """Per-sample variance, averaged over all but the first dimension (shape N)."""
+    def variance_map(self) -> torch.Tensor:
+        """Per-sample, per-dimension population variance (shape N x ...)."""
         if self.n == 0:
             raise ValueError("no steps were added: the window holds no sampled timestep")
-        return (self.m2 / self.n).flatten(1).mean(1)
+        return self.m2 / self.n
+
+    def variance(self) -> torch.Tensor:
+        """Per-sample variance, averaged over all but the first dimension (shape N): the paper's metric."""
+        return self.variance_map().flatten(1).mean(1)
+
+
+# Local aggregations of an image's variance map v (N x C x H x W), ours, beside the paper's mean over pixels: a
+# disagreement about one small shape is a few percent of the pixels, and the mean dilutes it. Each is a function
+# (v, x0) -> N, where x0 holds the finished samples (in [-1, 1]).
+
+def largest_patch(side: int):
+    """The largest mean variance over non-overlapping side x side patches (remainder rows/columns dropped)."""
+    if side < 1:
+        raise ValueError(f"side must be a positive integer; got {side}")
+    return lambda v, x0: torch.nn.functional.avg_pool2d(v.mean(1, keepdim=True), side).flatten(1).amax(1)
+
+
+def largest_strip(n_strips: int):
+    """The largest mean variance over n_strips vertical strips of width W // n_strips (the last takes the rest)."""
+    def aggregate(v, x0):
+        width = v.shape[-1] // n_strips
+        edges = [i * width for i in range(n_strips)] + [v.shape[-1]]
+        return torch.stack([v[..., a:b].flatten(1).mean(1) for a, b in zip(edges, edges[1:])], 1).amax(1)
+    if n_strips < 1:
+        raise ValueError(f"n_strips must be a positive integer; got {n_strips}")
+    return aggregate
+
+
+def per_foreground_pixel(v: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+    """The summed variance divided by the finished sample's foreground pixels (x0 > 0, at least one)."""
+    return v.flatten(1).sum(1) / (x0 > 0).flatten(1).sum(1).clamp_min(1).to(v.dtype)
 
 
 def trajectory_variance(x0_hats: torch.Tensor) -> torch.Tensor:
@@ -93,6 +125,13 @@ def auroc(score, hallucinated) -> float:
     """Area under the ROC curve of `score` as a detector of hallucinated samples."""
     score, hallucinated = _check_scores(score, hallucinated)
     return float(roc_auc_score(hallucinated, score))
+
+
+def auroc_se(auroc: float, n_hallucinated: int, n_in_support: int) -> float:
+    """The standard error of an AUROC from n_hallucinated and n_in_support samples (Hanley & McNeil, 1982)."""
+    a, n1, n0 = auroc, n_hallucinated, n_in_support
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    return float(math.sqrt(max(a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n0 - 1) * (q2 - a * a), 0.0) / (n1 * n0)))
 
 
 def roc(score, hallucinated) -> tuple[np.ndarray, np.ndarray]:

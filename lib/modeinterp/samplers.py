@@ -34,6 +34,7 @@ class Samples:
     x0: torch.Tensor  # the samples, N x ...
     timesteps: list[int]  # the timesteps visited, noisiest first
     variance: dict[Window, torch.Tensor] = field(default_factory=dict)  # window -> metric, shape N
+    local: dict[str, dict[Window, torch.Tensor]] = field(default_factory=dict)  # aggregation -> window -> N
     x_t: torch.Tensor | None = None  # steps x n_trajectories x ...: the state entering each step
     x0_hat: torch.Tensor | None = None  # steps x n_trajectories x ...: x0_hat at each step
 
@@ -64,10 +65,13 @@ def last_visited(T: int, n_steps: int | None, k: int) -> Window:
 
 def ddpm(model, schedule: Schedule, n: int, shape: Sequence[int], generator: torch.Generator,
          n_steps: int | None = None, windows: Sequence[Window] = (), n_trajectories: int = 0,
-         variance: str = "beta", clip: float | None = None, chunk: int = 2048, progress: bool = True) -> Samples:
+         variance: str = "beta", clip: float | None = None, chunk: int = 2048, progress: bool = True,
+         aggregations: dict | None = None) -> Samples:
     """DDPM ancestral sampling with noise variance beta_t (as the paper) or the posterior's ('posterior').
 
     clip: clamp x0_hat to [-clip, clip] at every step (images in [-1, 1]: clip=1, as in DDPM's image code).
+    aggregations: name -> f(variance map, x0) -> N (e.g. metric.largest_patch(4)), reported in `local` beside the
+    paper's mean over dimensions.
     """
     if variance not in ("beta", "posterior"):
         raise ValueError(f"variance must be 'beta' or 'posterior'; got {variance!r}")
@@ -80,14 +84,15 @@ def ddpm(model, schedule: Schedule, n: int, shape: Sequence[int], generator: tor
         return mean + math.sqrt(var) * noise
 
     return _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_trajectories, chunk, progress,
-                    clip)
+                    clip, aggregations)
 
 
 def ddim(model, schedule: Schedule, n: int, shape: Sequence[int], generator: torch.Generator,
          n_steps: int | None = None, eta: float | Callable[[int], float] = 0.0, windows: Sequence[Window] = (),
-         n_trajectories: int = 0, clip: float | None = None, chunk: int = 2048, progress: bool = True) -> Samples:
+         n_trajectories: int = 0, clip: float | None = None, chunk: int = 2048, progress: bool = True,
+         aggregations: dict | None = None) -> Samples:
     """DDIM (Song et al., 2021): deterministic at eta=0, DDPM-like noise at eta=1; `eta` may be a function
-    of the timestep t (e.g. stochastic only in some steps). clip: as for ddpm."""
+    of the timestep t (e.g. stochastic only in some steps). clip, aggregations: as for ddpm."""
     eta_at = eta if callable(eta) else (lambda t: eta)
     for t in timesteps(schedule.T, n_steps):
         if not 0 <= eta_at(t) <= 1:
@@ -99,11 +104,12 @@ def ddim(model, schedule: Schedule, n: int, shape: Sequence[int], generator: tor
         return x_prev if noise is None or sigma == 0 else x_prev + sigma * noise
 
     return _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_trajectories, chunk, progress,
-                    clip)
+                    clip, aggregations)
 
 
 @torch.no_grad()
-def _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_trajectories, chunk, progress, clip):
+def _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_trajectories, chunk, progress, clip,
+             aggregations):
     """The reverse process shared by the samplers: chunks of rows, each run through every timestep."""
     ts = timesteps(schedule.T, n_steps)
     windows = [tuple(w) for w in windows]
@@ -111,7 +117,9 @@ def _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_tra
         if not any(lo <= t <= hi for t in ts):
             raise ValueError(f"window ({lo}, {hi}) holds no timestep the sampler visits")
     alpha_bar = schedule.alpha_bar.tolist()
+    aggregations = dict(aggregations or {})
     xs, variances, traj_x, traj_x0 = [], {w: [] for w in windows}, [], []
+    local = {name: {w: [] for w in windows} for name in aggregations}
     seed = run_seed(generator)
     starts = range(0, n, chunk)
     bar = tqdm(total=len(starts) * len(ts), desc="sampling", disable=not show_progress(progress), leave=False)
@@ -139,10 +147,14 @@ def _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_tra
             bar.update()
         xs.append(x.cpu())
         for w, a in acc.items():
-            variances[w].append(a.variance().cpu())
+            v = a.variance_map()
+            variances[w].append(v.flatten(1).mean(1).cpu())
+            for name, aggregate in aggregations.items():
+                local[name][w].append(aggregate(v, x).cpu())
     bar.close()
     return Samples(
         x0=torch.cat(xs), timesteps=ts, variance={w: torch.cat(v) for w, v in variances.items()},
+        local={name: {w: torch.cat(v) for w, v in per.items()} for name, per in local.items()},
         x_t=torch.stack(traj_x).cpu() if traj_x else None, x0_hat=torch.stack(traj_x0).cpu() if traj_x0 else None)
 
 

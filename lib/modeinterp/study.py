@@ -1,0 +1,251 @@
+"""The window study of an image model, and the training-budget study built on it.
+
+A window study (notebooks 03 and 04): record a few full trajectories to find where the model decides what it
+draws (the decision window), then sample with the metric streamed over the paper's window, the last steps, the
+decision window and a list of candidate windows, for the paper's mean over pixels and for local aggregations.
+`compare` measures detection against labels for every aggregation, with the best candidate window chosen on one
+half of the samples and reported on the other.
+
+The training-budget study (`make study`, notebook 06) asks whether detection on the shapes improves with
+training: one training run at a constant learning rate, checkpoints at geometrically spaced steps, and at each
+checkpoint the same window study, labelled by the shape counter, with the same controls.
+"""
+import json
+import math
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import diffusion, images, metric, samplers, shapes, train
+from .files import atomic
+from .runtime import generator, setup
+
+MEAN = "mean over pixels (paper)"
+
+
+@dataclass
+class WindowStudy:
+    """What a window study recorded: the probe's agreement per visited step, the windows, and the run."""
+
+    timesteps: list[int]
+    agreement: np.ndarray  # corr(x0_hat, final sample) per visited step, noisiest first
+    named: dict  # name -> window: the paper's window, the last steps, the decision window
+    candidates: list  # windows the best is selected from
+    run: samplers.Samples
+
+
+def windows_from_fractions(pairs, T: int) -> list[tuple[int, int]]:
+    """Windows (t_lo, t_hi) from pairs of fractions of T (t_hi at most T - 1)."""
+    return [(int(round(a * T)), min(int(round(b * T)), T - 1)) for a, b in pairs]
+
+
+def window_study(model, schedule: diffusion.Schedule, n: int, shape, *, sampling_steps: int, paper_window,
+                 decision_agreement, last_k: int, candidate_windows, seed: int, device="cpu", chunk: int = 250,
+                 n_trajectories: int = 32, aggregations: dict | None = None,
+                 paper_name: str = "paper's window") -> WindowStudy:
+    """Probe n_trajectories full trajectories (seed + 1) for the decision window, then draw n samples (seed) with
+    strided DDPM (posterior variance, x0_hat clipped to [-1, 1]) and the metric over every window.
+    Windows are given as fractions of T: paper_window one pair, candidate_windows a list of pairs."""
+    T = schedule.T
+    ts = samplers.timesteps(T, sampling_steps)
+    options = dict(n_steps=sampling_steps, variance="posterior", clip=1.0, chunk=chunk)
+    probe = samplers.ddpm(model, schedule, n_trajectories, shape, generator(seed + 1, device),
+                          n_trajectories=n_trajectories, **options)
+    agreement = metric.agreement(probe.x0_hat, probe.x0)
+    named = {paper_name: windows_from_fractions([paper_window], T)[0],
+             f"last {last_k} steps": samplers.last_visited(T, sampling_steps, last_k),
+             "decision window": metric.decision_window(ts, agreement, *decision_agreement)}
+    candidates = windows_from_fractions(candidate_windows, T)
+    windows = list(dict.fromkeys(list(named.values()) + candidates))
+    run = samplers.ddpm(model, schedule, n, shape, generator(seed, device), windows=windows,
+                        aggregations=aggregations, **options)
+    return WindowStudy(ts, agreement, named, candidates, run)
+
+
+def image_aggregations(size: int, n_strips: int | None = None) -> dict:
+    """The local aggregations reported beside the paper's mean, fixed before looking at any result: the largest
+    (size/8)-pixel patch (about one shape at 32x32), the variance per foreground pixel and, for the shapes,
+    the largest of the three strips."""
+    out = {f"largest {size // 8}x{size // 8} patch": metric.largest_patch(size // 8),
+           "per foreground pixel": metric.per_foreground_pixel}
+    if n_strips:
+        out["largest strip"] = metric.largest_strip(n_strips)
+    return out
+
+
+def compare(ws: WindowStudy, hallucinated, keep, retention: float = 0.95, groups=None) -> dict:
+    """For the paper's mean (MEAN) and each local aggregation: ({window name: Detection}, best candidate), on
+    the samples where `keep` is true (see metric.compare_windows)."""
+    out = {}
+    for name, per_window in {MEAN: ws.run.variance, **ws.run.local}.items():
+        scores = {w: v.numpy()[keep] for w, v in per_window.items()}
+        out[name] = metric.compare_windows(scores, hallucinated, ws.named, ws.candidates, retention, groups)
+    return out
+
+
+def summary(table: dict, named: dict) -> str:
+    """One line per aggregation and window: AUROC, AUROC within groups, removed at the operating point."""
+    lines = []
+    for aggregation, (rows, best) in table.items():
+        lines.append(aggregation)
+        for name, row in rows.items():
+            w = named.get(name, best)
+            within = "" if row.within is None else f", within groups {row.within:.3f}"
+            lines.append(f"  {name:>32} (t={w[0]}..{w[1]}): AUROC {row.auroc:.3f}{within}; "
+                         f"at {row.op.retention:.1%} kept, {row.op.removed:.1%} removed")
+    return "\n".join(lines)
+
+
+def slope(x, y, se) -> tuple[float, float]:
+    """Weighted least-squares slope of y on x with known standard errors `se` of y, and its standard error."""
+    x, y, w = np.asarray(x, float), np.asarray(y, float), 1 / np.asarray(se, float) ** 2
+    if len(x) < 2 or np.ptp(x) == 0:
+        raise ValueError("a slope needs at least two distinct x")
+    xm = np.sum(w * x) / np.sum(w)
+    sxx = np.sum(w * (x - xm) ** 2)
+    return float(np.sum(w * (x - xm) * y) / sxx), float(1 / math.sqrt(sxx))
+
+
+# ---- the training-budget study on the simple shapes
+
+STUDY = dict(  # the study's defaults (ci/study.yaml overrides them): notebook 03's data, network and sampling
+    size=32, fold=2, base=32, n_train=5000, T=1000, batch=64, lr=0.001, ema=0.995, warmup_steps=150,
+    checkpoints=[750, 1500, 3000, 6000, 12000, 24000], seeds_last=3, n_samples=1000, n_trajectories=32,
+    sampling_steps=250, paper_window=[0.70, 0.85], decision_agreement=[0.25, 0.75], last_k=10,
+    candidate_windows=[0.0, 0.02, 0.0, 0.05, 0.0, 0.1, 0.1, 0.2, 0.2, 0.3, 0.3, 0.4, 0.4, 0.5, 0.5, 0.6, 0.6, 0.7,
+                       0.7, 0.85, 0.85, 1.0],
+    retention=0.95, seed=0, chunk=250)
+
+
+def study_config(**overrides) -> dict:
+    """The study's settings: STUDY with `overrides` (unknown names are an error)."""
+    unknown = sorted(set(overrides) - set(STUDY))
+    if unknown:
+        raise ValueError(f"unknown study setting(s) {unknown}; allowed: {sorted(STUDY)}")
+    s = {**STUDY, **overrides}
+    if sorted(set(s["checkpoints"])) != list(s["checkpoints"]) or s["checkpoints"][0] < 1:
+        raise ValueError(f"checkpoints must be increasing positive step counts; got {s['checkpoints']}")
+    if s["seeds_last"] < 1:
+        raise ValueError(f"seeds_last must be at least 1; got {s['seeds_last']}")
+    return s
+
+
+def model_config(s: dict) -> dict:
+    """The image-model configuration of the study's single run (constant rate after warmup, EMA)."""
+    steps = s["checkpoints"][-1]
+    return {**images.image_config("shapes-study", s["size"], s["T"], steps, s["batch"], s["lr"], s["seed"],
+                                  arch=dict(fold=s["fold"], base=s["base"]), ema=s["ema"],
+                                  warmup=s["warmup_steps"] / steps, n_train=s["n_train"]), "decay": "constant"}
+
+
+def _checkpoint_path(work: Path, step: int) -> Path:
+    return work / f"step-{step}.pt"
+
+
+def _train(s: dict, work: Path) -> None:
+    """Train the study's model once, saving the averaged weights at every checkpoint (atomically)."""
+    config = model_config(s)
+    setup(s["seed"])
+    if all(_checkpoint_path(work, c).exists() for c in s["checkpoints"]):
+        return
+    x = torch.from_numpy(shapes.to_signed(shapes.make_shapes(s["n_train"], s["seed"], s["size"])[0]))[:, None]
+
+    def keep(step, model):
+        if step in s["checkpoints"]:
+            train.save({"config": config, "step": step, "state": {k: v.detach().clone() for k, v in
+                        model.state_dict().items()}}, _checkpoint_path(work, step))
+
+    losses = images.train_image_model(config, {config["name"]: x}, progress=False, callback=keep)["loss"]
+    with atomic(work / "loss.json") as tmp:
+        tmp.write_text(json.dumps(losses))
+
+
+def evaluate(s: dict, work: Path, step: int, seed: int) -> dict:
+    """The window study of the checkpoint at `step`, sampled with `seed`, labelled by the shape counter."""
+    setup(seed)
+    payload = train.load(_checkpoint_path(work, step))
+    model = images.build(payload["config"])
+    model.load_state_dict(payload["state"])
+    model.eval()
+    schedule = diffusion.make_schedule("cosine", s["T"])
+    start = time.perf_counter()
+    ws = window_study(model, schedule, s["n_samples"], (1, s["size"], s["size"]), sampling_steps=s["sampling_steps"],
+                      paper_window=s["paper_window"], decision_agreement=s["decision_agreement"], last_k=s["last_k"],
+                      candidate_windows=list(zip(s["candidate_windows"][::2], s["candidate_windows"][1::2])),
+                      seed=seed, chunk=s["chunk"], n_trajectories=s["n_trajectories"],
+                      aggregations=image_aggregations(s["size"], n_strips=3), paper_name="paper's window")
+    x = shapes.to_unit(ws.run.x0[:, 0].numpy())
+    counts, labels = shapes.count_shapes(x)
+    keep = labels != "invalid"
+    hal, groups = labels[keep] == "hallucinated", counts[keep].sum(1)
+    record = dict(step=step, seed=seed, n_samples=s["n_samples"], hallucinated=int(hal.sum()),
+                  in_support=int((~hal).sum()), invalid=int((~keep).sum()),
+                  hallucination_rate=float((labels == "hallucinated").mean()), windows={}, detection={})
+    if hal.sum() < 2 or (~hal).sum() < 2:
+        return {**record, "minutes": (time.perf_counter() - start) / 60}
+    half_sizes = {"all": (int(hal.sum()), int((~hal).sum())),
+                  metric.BEST: (int(hal[1::2].sum()), int((~hal[1::2]).sum()))}
+    for aggregation, (rows, best) in compare(ws, hal, keep, s["retention"], groups).items():
+        record["windows"][aggregation] = {**ws.named, metric.BEST: best}
+        record["detection"][aggregation] = {name: _row(r, *half_sizes[metric.BEST if name == metric.BEST else "all"])
+                                            for name, r in rows.items()}
+    baselines = {"foreground pixels": shapes.foreground_pixels(x)[keep],
+                 "largest strip's foreground pixels": shapes.strip_foreground_pixels(x)[keep].max(1)}
+    record["detection"]["no trajectory"] = {name: _row(metric.detection(b, hal, s["retention"], groups), *half_sizes["all"])
+                                           for name, b in baselines.items()}
+    return {**record, "minutes": (time.perf_counter() - start) / 60}
+
+
+def _row(d: metric.Detection, n_hal: int, n_in: int) -> dict:
+    """A detection as plain numbers, with the AUROC's standard error."""
+    return dict(auroc=d.auroc, auroc_se=metric.auroc_se(d.auroc, n_hal, n_in), within=d.within,
+                removed=d.op.removed, retention=d.op.retention)
+
+
+def run_study(s: dict, work: str | os.PathLike, results: str | os.PathLike, workers: int = 2) -> list[dict]:
+    """Train once (one process) while evaluating each checkpoint as it appears (the other processes); write every
+    record to `results` (JSON) as it comes. Checkpoints in `work` and records already in `results` are reused, so
+    an interrupted study can be rerun."""
+    work, results = Path(work), Path(results)
+    work.mkdir(parents=True, exist_ok=True)
+    done = json.loads(results.read_text())["records"] if results.exists() else []
+    if done and json.loads(results.read_text())["settings"] != s:
+        raise ValueError(f"{results} holds a study with other settings: remove it or choose another path")
+    todo = [(c, s["seed"]) for c in s["checkpoints"]] + [(s["checkpoints"][-1], s["seed"] + k)
+                                                         for k in range(1, s["seeds_last"])]
+    todo = [job for job in todo if not any((r["step"], r["seed"]) == job for r in done)]
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max(2, workers), mp_context=ctx) as pool:
+        training = pool.submit(_train, s, work)
+        pending = {}
+        while todo or pending:
+            ready = [job for job in todo if _checkpoint_path(work, job[0]).exists() or training.done()]
+            if training.done() and training.exception() is not None:
+                raise training.exception()
+            for job in ready:
+                todo.remove(job)
+                pending[pool.submit(evaluate, s, work, *job)] = job
+            for future in [f for f in pending if f.done()]:
+                record = future.result()
+                del pending[future]
+                done = sorted(done + [record], key=lambda r: (r["step"], r["seed"]))
+                with atomic(results) as tmp:
+                    tmp.write_text(json.dumps({"settings": s, "records": done}, indent=1) + "\n")
+                print(f"step {record['step']} seed {record['seed']}: {record['hallucinated']} hallucinated of "
+                      f"{record['n_samples']}, {record['minutes']:.1f} min", flush=True)
+            time.sleep(2)
+        training.result()
+    loss = work / "loss.json"
+    if loss.exists():
+        data = json.loads(results.read_text())
+        data["loss"] = json.loads(loss.read_text())
+        with atomic(results) as tmp:
+            tmp.write_text(json.dumps(data, indent=1) + "\n")
+    return done
+
