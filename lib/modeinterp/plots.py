@@ -1,5 +1,6 @@
 """One plotting style and a byte-stable, atomic savefig into figures/."""
 import os
+import textwrap
 from pathlib import Path
 
 import matplotlib as mpl
@@ -62,4 +63,22 @@ def roc_curves(curves: dict, title: str = "", xlabel: str = "in-support removed"
     ax.plot([0, 1], [0, 1], color="0.6", ls=":")
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def aggregation_bars(table: dict, baselines: dict | None = None, title: str = ""):
+    """AUROC per window (groups) and aggregation (bars): table maps an aggregation to ({window name: Detection},
+    best window), as modeinterp.study.compare returns; baselines (name -> AUROC) are drawn as dashed lines."""
+    windows = list(next(iter(table.values()))[0])
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    width = 0.8 / len(table)
+    for i, (aggregation, (rows, _)) in enumerate(table.items()):
+        xs = [j + (i - (len(table) - 1) / 2) * width for j in range(len(windows))]
+        ax.bar(xs, [rows[w].auroc for w in windows], width, label=aggregation, color=f"C{i}")
+    for k, (name, value) in enumerate((baselines or {}).items()):
+        ax.axhline(value, color="0.3", ls=("--", "-.", ":")[k % 3], lw=1, label=f"{name} (no trajectory)")
+    ax.axhline(0.5, color="0.6", ls=":", lw=1)
+    ax.set(xticks=range(len(windows)), ylabel="AUROC", ylim=(0, 1.05), title=title)
+    ax.set_xticklabels([textwrap.fill(w, 18) for w in windows], fontsize=9)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     return fig

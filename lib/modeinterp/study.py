@@ -14,6 +14,7 @@ import json
 import math
 import multiprocessing
 import os
+import re
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -79,6 +80,11 @@ def image_aggregations(size: int, n_strips: int | None = None) -> dict:
     return out
 
 
+def claim_key(aggregation: str) -> str:
+    """A claim-name prefix for an aggregation: 'largest 4x4 patch' -> 'largest_4x4_patch'."""
+    return re.sub(r"[^a-z0-9]+", "_", aggregation.lower()).strip("_")
+
+
 def compare(ws: WindowStudy, hallucinated, keep, retention: float = 0.95, groups=None) -> dict:
     """For the paper's mean (MEAN) and each local aggregation: ({window name: Detection}, best candidate), on
     the samples where `keep` is true (see metric.compare_windows)."""
@@ -95,7 +101,7 @@ def summary(table: dict, named: dict) -> str:
     for aggregation, (rows, best) in table.items():
         lines.append(aggregation)
         for name, row in rows.items():
-            w = named.get(name, best)
+            w = best if name == metric.BEST else named[name]
             within = "" if row.within is None else f", within groups {row.within:.3f}"
             lines.append(f"  {name:>32} (t={w[0]}..{w[1]}): AUROC {row.auroc:.3f}{within}; "
                          f"at {row.op.retention:.1%} kept, {row.op.removed:.1%} removed")
@@ -116,7 +122,7 @@ def slope(x, y, se) -> tuple[float, float]:
 
 STUDY = dict(  # the study's defaults (ci/study.yaml overrides them): notebook 03's data, network and sampling
     size=32, fold=2, base=32, n_train=5000, T=1000, batch=64, lr=0.001, ema=0.995, warmup_steps=150,
-    checkpoints=[750, 1500, 3000, 6000, 12000, 24000], seeds_last=3, n_samples=1000, n_trajectories=32,
+    checkpoints=[750, 1500, 3000, 6000, 12000], seeds_last=3, n_samples=1000, n_trajectories=32,
     sampling_steps=250, paper_window=[0.70, 0.85], decision_agreement=[0.25, 0.75], last_k=10,
     candidate_windows=[0.0, 0.02, 0.0, 0.05, 0.0, 0.1, 0.1, 0.2, 0.2, 0.3, 0.3, 0.4, 0.4, 0.5, 0.5, 0.6, 0.6, 0.7,
                        0.7, 0.85, 0.85, 1.0],
@@ -137,11 +143,12 @@ def study_config(**overrides) -> dict:
 
 
 def model_config(s: dict) -> dict:
-    """The image-model configuration of the study's single run (constant rate after warmup, EMA)."""
+    """The image-model configuration of the study's single run: warmup over warmup_steps (whatever the total), then
+    a constant rate, so that the checkpoint at s steps does not depend on the last checkpoint; EMA weights."""
     steps = s["checkpoints"][-1]
     return {**images.image_config("shapes-study", s["size"], s["T"], steps, s["batch"], s["lr"], s["seed"],
                                   arch=dict(fold=s["fold"], base=s["base"]), ema=s["ema"],
-                                  warmup=s["warmup_steps"] / steps, n_train=s["n_train"]), "decay": "constant"}
+                                  warmup=(s["warmup_steps"] + 0.5) / steps, n_train=s["n_train"]), "decay": "constant"}
 
 
 def _checkpoint_path(work: Path, step: int) -> Path:
@@ -220,6 +227,8 @@ def run_study(s: dict, work: str | os.PathLike, results: str | os.PathLike, work
     todo = [(c, s["seed"]) for c in s["checkpoints"]] + [(s["checkpoints"][-1], s["seed"] + k)
                                                          for k in range(1, s["seeds_last"])]
     todo = [job for job in todo if not any((r["step"], r["seed"]) == job for r in done)]
+    if not todo:
+        return done
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max(2, workers), mp_context=ctx) as pool:
         training = pool.submit(_train, s, work)
