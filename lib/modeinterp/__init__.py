@@ -5,8 +5,9 @@ Modules, one concept each:
   runtime    setup(seed, threads): seeds and thread count
   params     validation of notebook parameters (clear errors before any compute)
   diffusion  noise schedules, forward noising, eps-prediction loss, x0_hat
+  noise      one random stream per sample, so that samples do not depend on how rows are chunked
   samplers   DDPM ancestral (full or strided) and DDIM, with the streaming trajectory variance
-  metric     trajectory variance (streaming and post hoc), ROC/AUROC, operating points
+  metric     trajectory variance (streaming and post hoc), its local aggregations, ROC/AUROC, operating points
   mixtures   Gaussian mixtures with known modes, their exact noised score (the oracle), a labeller
   nets       denoisers (the toy MLP, a small pixel-unshuffle U-Net)
   train      a model-agnostic training loop and the cache of trained models
@@ -17,6 +18,7 @@ Modules, one concept each:
   digits     scikit-learn's 8x8 digits and MNIST from its IDX files
   quality    FID, precision and recall in the features of a small digit classifier
   recursive  recursive training: generations, lineages, filtering strategies
+  study      the window study of an image model, and the training-budget study of the shapes
   plots      a plotting style and a byte-stable savefig
   claims     the claims files that the README table is built from
 """
