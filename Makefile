@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.modeinterp-installed
+DEVICE ?= cuda
 
-.PHONY: env reproduce test paper models benchmark readme clean-venv
+.PHONY: env reproduce test paper gpu-check models benchmark readme clean-venv study
 
 env: $(STAMP)
 
@@ -22,7 +23,14 @@ test: env  ## the library's tests, then nbval re-executing every committed noteb
 		--nbval-sanitize-with ci/nbval_sanitize.cfg -p no:randomly
 
 paper: env  ## the paper's scale (use a GPU): outputs go to runs/paper/, the committed notebooks stay as they are
+	$(BIN)/python ci/study.py --config ci/paper/study.yaml --device cuda --results runs/paper/study.json --work runs/paper/study
 	$(BIN)/python ci/run_notebooks.py --paper --out runs/paper
+
+gpu-check: env  ## every notebook at the paper's shapes, shortened (ci/gpu_check.yaml), on DEVICE (cuda; cpu works too): outputs in runs/gpu-check/
+	$(BIN)/python ci/gpu_check.py --device $(DEVICE)
+
+study: env  ## the training-budget study of the shapes (about an hour on 2 cores): figures/06_training_budget/study.json
+	$(BIN)/python ci/study.py
 
 models: env  ## remake every shipped model from scratch by running the notebooks at their defaults
 	$(BIN)/python ci/make_models.py

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from modeinterp import study
+from modeinterp import runtime, study
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,14 +24,16 @@ def main(argv=None) -> None:
     ap.add_argument("--results", type=Path, default=ROOT / "figures" / "06_training_budget" / "study.json")
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "study", help="checkpoints (not committed)")
     ap.add_argument("--workers", type=int, default=2, help="processes: one trains, the others evaluate")
+    ap.add_argument("--device", default="cpu", help="'cpu' or 'cuda' (paper scale)")
     args = ap.parse_args(argv)
     overrides = yaml.safe_load(args.config.read_text()) if args.config else {}
     overrides.update({name: yaml.safe_load(value) for name, value in args.set or []})
     try:
         settings = study.study_config(**overrides)
+        device = str(runtime.device(args.device))
     except ValueError as e:
         raise SystemExit(f"study settings: {e}") from None
-    records = study.run_study(settings, args.work, args.results, args.workers)
+    records = study.run_study(settings, args.work, args.results, args.workers, device)
     print(f"{len(records)} records in {args.results}")
 
 

@@ -22,6 +22,9 @@ REQUIRED_CLAIMS = {
     "04_hands": {"hallucination_rate", "auroc", "removed_at_retention", "retention", "pixel_count_auroc"},
     "05_recursive_training": {"hallucinated_last_none", "hallucinated_last_random", "hallucinated_last_variance",
                               "fid_last_random", "fid_last_variance"},
+    "06_training_budget": {"study_steps", "study_paper_window_auroc_last", "study_best_auroc_last",
+                           "study_paper_window_auroc_slope", "study_paper_window_auroc_slope_se",
+                           "study_best_auroc_slope", "study_best_auroc_slope_se"},
 }
 
 
@@ -31,7 +34,7 @@ def cells(path):
 
 def test_there_are_notebooks():
     assert [p.stem for p in NOTEBOOKS] == ["01_gaussian_1d", "02_gaussian_2d", "03_simple_shapes", "04_hands",
-                                           "05_recursive_training"]
+                                           "05_recursive_training", "06_training_budget"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -114,6 +117,16 @@ def test_section_5_claims_hold():
     assert c["fid_last_variance"] < c["fid_last_random"]
 
 
+def test_the_study_claims_come_from_the_committed_study():
+    c = ours("06_training_budget")
+    study = json.loads((ROOT / "figures" / "06_training_budget" / "study.json").read_text())
+    steps = study["settings"]["checkpoints"]
+    assert c["study_steps"] == f"{steps[0]}..{steps[-1]}"
+    assert {r["step"] for r in study["records"]} == set(steps)
+    assert sum(r["step"] == steps[-1] for r in study["records"]) == study["settings"]["seeds_last"]
+    assert 0 < c["study_paper_window_auroc_slope_se"] < 1 and 0 <= c["study_best_auroc_last"] <= 1
+
+
 def test_a_bad_parameter_stops_before_any_compute(tmp_path):
     nb = ROOT / "notebooks" / "01_gaussian_1d.ipynb"
     with pytest.raises(pm.PapermillExecutionError) as e:
@@ -130,7 +143,8 @@ def test_a_bad_parameter_stops_before_any_compute(tmp_path):
     ("04_hands", {"dataset": "11k", "hands_dir": "/nonexistent"}, "parameter 'hands_dir' must be a folder holding 11k"),
     ("05_recursive_training", {"dataset": "mnist", "mnist_dir": "/nonexistent"},
      "parameter 'mnist_dir' must be a folder holding MNIST"),
-], ids=["bad window", "no 11k Hands", "no MNIST"])
+    ("06_training_budget", {"results_file": "/nonexistent.json"}, "parameter 'results_file' must be the study's results"),
+], ids=["bad window", "no 11k Hands", "no MNIST", "no study"])
 def test_missing_data_or_a_bad_window_stops_before_any_compute(tmp_path, stem, parameters, message):
     nb = ROOT / "notebooks" / f"{stem}.ipynb"
     with pytest.raises(pm.PapermillExecutionError) as e:

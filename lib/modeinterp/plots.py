@@ -82,3 +82,19 @@ def aggregation_bars(table: dict, baselines: dict | None = None, title: str = ""
     ax.set_xticklabels([textwrap.fill(w, 18) for w in windows], fontsize=9)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     return fig
+
+
+def study_series(ax, records: list[dict], aggregation: str, window: str, field: str = "auroc", errors: bool = True,
+                 **style) -> None:
+    """One study curve against training steps (log axis): the first sampling seed as a line, every other seed as
+    points; with errors, one standard error as bars (see modeinterp.study.series)."""
+    from .study import series
+    first = min(r["seed"] for r in records)
+    line = style.pop("ls", style.pop("linestyle", "-"))
+    for seeds, ls in (([first], line), (sorted({r["seed"] for r in records} - {first}), "none")):
+        rows = [r for r in records if r["seed"] in seeds and r["detection"]]
+        if rows:
+            x, v, se = series(rows, aggregation, window, field)
+            ax.errorbar(x, v, se if errors else None, fmt="o", ls=ls, capsize=2, **style)
+            style.pop("label", None)
+    ax.set_xscale("log")

@@ -108,9 +108,13 @@ def summary(table: dict, named: dict) -> str:
     return "\n".join(lines)
 
 
+SE_FLOOR = 1e-3  # standard errors below this count as this in a fit (an AUROC of exactly 1 has error 0)
+
+
 def slope(x, y, se) -> tuple[float, float]:
-    """Weighted least-squares slope of y on x with known standard errors `se` of y, and its standard error."""
-    x, y, w = np.asarray(x, float), np.asarray(y, float), 1 / np.asarray(se, float) ** 2
+    """Weighted least-squares slope of y on x with known standard errors `se` of y (at least SE_FLOOR), and its
+    standard error."""
+    x, y, w = np.asarray(x, float), np.asarray(y, float), 1 / np.maximum(np.asarray(se, float), SE_FLOOR) ** 2
     if len(x) < 2 or np.ptp(x) == 0:
         raise ValueError("a slope needs at least two distinct x")
     xm = np.sum(w * x) / np.sum(w)
@@ -155,8 +159,8 @@ def _checkpoint_path(work: Path, step: int) -> Path:
     return work / f"step-{step}.pt"
 
 
-def _train(s: dict, work: Path) -> None:
-    """Train the study's model once, saving the averaged weights at every checkpoint (atomically)."""
+def _train(s: dict, work: Path, device: str = "cpu") -> None:
+    """Train the study's model once (on `device`), saving the averaged weights at every checkpoint (atomically)."""
     config = model_config(s)
     setup(s["seed"])
     if all(_checkpoint_path(work, c).exists() for c in s["checkpoints"]):
@@ -165,27 +169,29 @@ def _train(s: dict, work: Path) -> None:
 
     def keep(step, model):
         if step in s["checkpoints"]:
-            train.save({"config": config, "step": step, "state": {k: v.detach().clone() for k, v in
+            train.save({"config": config, "step": step, "state": {k: v.detach().cpu().clone() for k, v in
                         model.state_dict().items()}}, _checkpoint_path(work, step))
 
-    losses = images.train_image_model(config, {config["name"]: x}, progress=False, callback=keep)["loss"]
+    losses = images.train_image_model(config, {config["name"]: x}, progress=False, device=device,
+                                      callback=keep)["loss"]
     with atomic(work / "loss.json") as tmp:
         tmp.write_text(json.dumps(losses))
 
 
-def evaluate(s: dict, work: Path, step: int, seed: int) -> dict:
-    """The window study of the checkpoint at `step`, sampled with `seed`, labelled by the shape counter."""
+def evaluate(s: dict, work: Path, step: int, seed: int, device: str = "cpu") -> dict:
+    """The window study of the checkpoint at `step`, sampled with `seed` (on `device`), labelled by the shape
+    counter."""
     setup(seed)
     payload = train.load(_checkpoint_path(work, step))
     model = images.build(payload["config"])
     model.load_state_dict(payload["state"])
-    model.eval()
+    model.to(device).eval()
     schedule = diffusion.make_schedule("cosine", s["T"])
     start = time.perf_counter()
     ws = window_study(model, schedule, s["n_samples"], (1, s["size"], s["size"]), sampling_steps=s["sampling_steps"],
                       paper_window=s["paper_window"], decision_agreement=s["decision_agreement"], last_k=s["last_k"],
                       candidate_windows=list(zip(s["candidate_windows"][::2], s["candidate_windows"][1::2])),
-                      seed=seed, chunk=s["chunk"], n_trajectories=s["n_trajectories"],
+                      seed=seed, device=device, chunk=s["chunk"], n_trajectories=s["n_trajectories"],
                       aggregations=image_aggregations(s["size"], n_strips=3), paper_name="paper's window")
     x = shapes.to_unit(ws.run.x0[:, 0].numpy())
     counts, labels = shapes.count_shapes(x)
@@ -215,10 +221,11 @@ def _row(d: metric.Detection, n_hal: int, n_in: int) -> dict:
                 removed=d.op.removed, retention=d.op.retention)
 
 
-def run_study(s: dict, work: str | os.PathLike, results: str | os.PathLike, workers: int = 2) -> list[dict]:
-    """Train once (one process) while evaluating each checkpoint as it appears (the other processes); write every
-    record to `results` (JSON) as it comes. Checkpoints in `work` and records already in `results` are reused, so
-    an interrupted study can be rerun."""
+def run_study(s: dict, work: str | os.PathLike, results: str | os.PathLike, workers: int = 2,
+              device: str = "cpu") -> list[dict]:
+    """Train once (one process) while evaluating each checkpoint as it appears (the other processes), all on
+    `device`; write every record to `results` (JSON) as it comes. Checkpoints in `work` and records already in
+    `results` are reused, so an interrupted study can be rerun."""
     work, results = Path(work), Path(results)
     work.mkdir(parents=True, exist_ok=True)
     done = json.loads(results.read_text())["records"] if results.exists() else []
@@ -231,7 +238,7 @@ def run_study(s: dict, work: str | os.PathLike, results: str | os.PathLike, work
         return done
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max(2, workers), mp_context=ctx) as pool:
-        training = pool.submit(_train, s, work)
+        training = pool.submit(_train, s, work, device)
         pending = {}
         while todo or pending:
             ready = [job for job in todo if _checkpoint_path(work, job[0]).exists() or training.done()]
@@ -239,7 +246,7 @@ def run_study(s: dict, work: str | os.PathLike, results: str | os.PathLike, work
                 raise training.exception()
             for job in ready:
                 todo.remove(job)
-                pending[pool.submit(evaluate, s, work, *job)] = job
+                pending[pool.submit(evaluate, s, work, *job, device)] = job
             for future in [f for f in pending if f.done()]:
                 record = future.result()
                 del pending[future]
@@ -258,3 +265,47 @@ def run_study(s: dict, work: str | os.PathLike, results: str | os.PathLike, work
             tmp.write_text(json.dumps(data, indent=1) + "\n")
     return done
 
+
+
+# ---- reading a study's results (notebook 06)
+
+def load(path: str | os.PathLike) -> dict:
+    """A study's results file: {"settings", "records", "loss"} (see run_study)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no study results at {path}: run `make study` (or ci/study.py) first")
+    return json.loads(path.read_text())
+
+
+def value(record: dict, aggregation: str, window: str, field: str = "auroc") -> tuple[float, float]:
+    """One record's `field` ('auroc', 'within' or 'removed') for an aggregation and a window, with its standard
+    error (AUROC: Hanley & McNeil; removed: binomial over the hallucinated samples it was measured on)."""
+    row = record["detection"][aggregation][window]
+    if field == "auroc":
+        return row["auroc"], row["auroc_se"]
+    n = record["hallucinated"] / (2 if window == metric.BEST else 1)
+    if field == "removed":
+        return row["removed"], math.sqrt(max(row["removed"] * (1 - row["removed"]), 1 / n) / n)
+    return row[field], math.nan
+
+
+def series(records: list[dict], aggregation: str, window: str, field: str = "auroc", seed: int | None = None):
+    """Steps, values and standard errors of `field` over the records (of one sampling seed, if given)."""
+    rows = [r for r in records if r["detection"] and (seed is None or r["seed"] == seed)]
+    if not rows:
+        raise ValueError("no record holds detection numbers (too few hallucinated or in-support samples)")
+    v = np.array([value(r, aggregation, window, field) for r in rows])
+    return np.array([r["step"] for r in rows]), v[:, 0], v[:, 1]
+
+
+def at_step(records: list[dict], step: int, aggregation: str, window: str, field: str = "auroc"):
+    """The mean of `field` over the sampling seeds at `step`, its standard error, and the number of seeds."""
+    _, v, se = series([r for r in records if r["step"] == step], aggregation, window, field)
+    return float(v.mean()), float(np.sqrt(np.sum(se**2)) / len(v)), len(v)
+
+
+def trend(records: list[dict], aggregation: str, window: str, field: str = "auroc") -> tuple[float, float]:
+    """The weighted least-squares slope of `field` against log10(training steps), over every record (per tenfold
+    more training), and its standard error."""
+    steps, v, se = series(records, aggregation, window, field)
+    return slope(np.log10(steps), v, se)
