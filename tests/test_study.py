@@ -52,7 +52,7 @@ def test_a_tiny_study_records_every_checkpoint_and_reruns_without_work(tmp_path)
     results, work = tmp_path / "study.json", tmp_path / "work"
     records = study.run_study(s, work, results)
     assert [(r["step"], r["seed"]) for r in records] == [(2, 0), (4, 0), (4, 1)]
-    assert sorted(p.name for p in work.glob("step-*.pt")) == ["step-2.pt", "step-4.pt"]
+    assert sorted(p.name for p in work.glob("*/step-*.pt")) == ["step-2.pt", "step-4.pt"]
     saved = json.loads(results.read_text())
     assert saved["settings"] == s and len(saved["loss"]) == 4
     stamp = results.stat().st_mtime_ns

@@ -224,9 +224,9 @@ def _row(d: metric.Detection, n_hal: int, n_in: int) -> dict:
 def run_study(s: dict, work: str | os.PathLike, results: str | os.PathLike, workers: int = 2,
               device: str = "cpu") -> list[dict]:
     """Train once (one process) while evaluating each checkpoint as it appears (the other processes), all on
-    `device`; write every record to `results` (JSON) as it comes. Checkpoints in `work` and records already in
-    `results` are reused, so an interrupted study can be rerun."""
-    work, results = Path(work), Path(results)
+    `device`; write every record to `results` (JSON) as it comes. Checkpoints (in a folder of `work` named by the
+    model's configuration) and records already in `results` are reused, so an interrupted study can be rerun."""
+    work, results = Path(work) / train.config_key(model_config(s)), Path(results)  # other settings, other folder
     work.mkdir(parents=True, exist_ok=True)
     done = json.loads(results.read_text())["records"] if results.exists() else []
     if done and json.loads(results.read_text())["settings"] != s:
