@@ -17,7 +17,8 @@ HALLUCINATION_SIGMAS = 6.0  # the paper's 1D rule: farther than 6 std from every
 
 @dataclass(frozen=True)
 class GaussianMixture:
-    """K modes with means (K x D), one shared std, and weights summing to one."""
+    """K modes with means (K x D), one shared std, and weights summing to one. Means and weights stay on the
+    CPU; the methods taking points x compute on x's device (so ExactEps also runs on a GPU)."""
 
     means: torch.Tensor
     std: float
@@ -52,7 +53,7 @@ class GaussianMixture:
     def score(self, x: torch.Tensor, alpha_bar: float) -> torch.Tensor:
         """The exact score grad log p_t(x) of the noised mixture (N x D)."""
         x = x.to(torch.float64)
-        centred = x[:, None, :] - math.sqrt(alpha_bar) * self.means[None]
+        centred = x[:, None, :] - math.sqrt(alpha_bar) * self.means.to(x.device)[None]
         r = self.responsibilities(x, alpha_bar)
         return -(r[:, :, None] * centred).sum(1) / self._noised_var(alpha_bar)
 
@@ -66,7 +67,7 @@ class GaussianMixture:
 
     def sigmas_to_nearest(self, x: torch.Tensor) -> torch.Tensor:
         """Distance from each point to its nearest mean, in units of std (shape N)."""
-        return torch.cdist(x.to(torch.float64), self.means).min(1).values / self.std
+        return torch.cdist(x.to(torch.float64), self.means.to(x.device)).min(1).values / self.std
 
     def hallucinated(self, x: torch.Tensor, sigmas: float = HALLUCINATION_SIGMAS) -> torch.Tensor:
         """The labeller: True where a sample lies farther than `sigmas` std from every mean."""
@@ -80,7 +81,7 @@ class GaussianMixture:
 
     def mode_of(self, x: torch.Tensor) -> torch.Tensor:
         """Index of the nearest mean for each point (shape N)."""
-        return torch.cdist(x.to(torch.float64), self.means).argmin(1)
+        return torch.cdist(x.to(torch.float64), self.means.to(x.device)).argmin(1)
 
     def _noised_var(self, alpha_bar):
         return alpha_bar * self.std**2 + 1 - alpha_bar
@@ -88,8 +89,9 @@ class GaussianMixture:
     def _log_joint(self, x, alpha_bar):
         x = x.to(torch.float64)
         var = self._noised_var(alpha_bar)
-        sq = torch.cdist(x, math.sqrt(alpha_bar) * self.means) ** 2
-        return torch.log(self.weights)[None] - sq / (2 * var) - 0.5 * self.dim * math.log(2 * math.pi * var)
+        sq = torch.cdist(x, math.sqrt(alpha_bar) * self.means.to(x.device)) ** 2
+        log_w = torch.log(self.weights.to(x.device))[None]
+        return log_w - sq / (2 * var) - 0.5 * self.dim * math.log(2 * math.pi * var)
 
 
 def mixture(means, std: float, weights=None) -> GaussianMixture:
@@ -150,8 +152,9 @@ class Segment(NamedTuple):
 
 def nearest_segment(gm: GaussianMixture, x: torch.Tensor, max_length: float) -> Segment:
     """For each point, the nearest segment between two modes at most max_length apart."""
-    pairs, lengths = mode_pairs(gm, max_length)
-    a, b = gm.means[pairs[:, 0]], gm.means[pairs[:, 1]]
+    pairs, lengths = (v.to(x.device) for v in mode_pairs(gm, max_length))
+    means = gm.means.to(x.device)
+    a, b = means[pairs[:, 0]], means[pairs[:, 1]]
     dist, k = segment_distance(x, a, b).min(1)
     return Segment(k, lengths[k], dist, a[k], b[k])
 
