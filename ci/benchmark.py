@@ -20,6 +20,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from modeinterp import diffusion, metric, samplers, setup, train
 from modeinterp.files import atomic
 from modeinterp.nets import ToyMLP, UNet, sinusoidal_embedding
+from modeinterp.noise import Streams, run_seed
 from modeinterp.runtime import generator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,8 +95,10 @@ class PlainMLP(torch.nn.Module):
 
 
 def store_everything(model, schedule, n: int, shape, g, window) -> torch.Tensor:
-    """The released code's approach: keep x0_hat of every step of every sample, then take the variance."""
-    x, ab, kept = torch.randn((n, *shape), generator=g), schedule.alpha_bar.tolist(), []
+    """The released code's approach: keep x0_hat of every step of every sample, then take the variance (with the
+    library's per-sample noise, so that it computes what the streaming sampler computes)."""
+    noise = Streams(run_seed(g), 0, n, shape, schedule.T)
+    x, ab, kept = noise.randn(), schedule.alpha_bar.tolist(), []
     with torch.no_grad():
         for t in range(schedule.T - 1, -1, -1):
             eps = model(x, t)
@@ -103,7 +106,7 @@ def store_everything(model, schedule, n: int, shape, g, window) -> torch.Tensor:
             kept.append(x0_hat.clone())
             prev = ab[t - 1] if t else 1.0
             mean, _ = diffusion.posterior(x, x0_hat, ab[t], prev)
-            x = mean + (1 - ab[t] / prev) ** 0.5 * torch.randn(x.shape, generator=g) if t else mean
+            x = mean + (1 - ab[t] / prev) ** 0.5 * noise.randn() if t else mean
     stored = torch.stack(kept)  # steps x N x ...
     lo, hi = window
     return metric.trajectory_variance(stored[schedule.T - 1 - hi: schedule.T - lo]), stored.nbytes
