@@ -147,10 +147,9 @@ def _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_tra
             bar.update()
         xs.append(x.cpu())
         for w, a in acc.items():
-            v = a.variance_map()
-            variances[w].append(v.flatten(1).mean(1).cpu())
+            variances[w].append(a.variance().cpu())
             for name, aggregate in aggregations.items():
-                local[name][w].append(aggregate(v, x).cpu())
+                local[name][w].append(aggregate(a.variance_map(), x).cpu())
     bar.close()
     return Samples(
         x0=torch.cat(xs), timesteps=ts, variance={w: torch.cat(v) for w, v in variances.items()},

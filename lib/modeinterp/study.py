@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import diffusion, images, metric, samplers, shapes, train
+from . import diffusion, images, metric, params, samplers, shapes, train
 from .files import atomic
 from .runtime import generator, setup
 
@@ -186,11 +186,11 @@ def evaluate(s: dict, work: Path, step: int, seed: int, device: str = "cpu") -> 
     model = images.build(payload["config"])
     model.load_state_dict(payload["state"])
     model.to(device).eval()
-    schedule = diffusion.make_schedule("cosine", s["T"])
+    schedule = diffusion.make_schedule(payload["config"]["schedule"], payload["config"]["T"])
     start = time.perf_counter()
     ws = window_study(model, schedule, s["n_samples"], (1, s["size"], s["size"]), sampling_steps=s["sampling_steps"],
                       paper_window=s["paper_window"], decision_agreement=s["decision_agreement"], last_k=s["last_k"],
-                      candidate_windows=list(zip(s["candidate_windows"][::2], s["candidate_windows"][1::2])),
+                      candidate_windows=params.intervals("candidate_windows", s["candidate_windows"]),
                       seed=seed, device=device, chunk=s["chunk"], n_trajectories=s["n_trajectories"],
                       aggregations=image_aggregations(s["size"], n_strips=3), paper_name="paper's window")
     x = shapes.to_unit(ws.run.x0[:, 0].numpy())
@@ -228,9 +228,10 @@ def run_study(s: dict, work: str | os.PathLike, results: str | os.PathLike, work
     model's configuration) and records already in `results` are reused, so an interrupted study can be rerun."""
     work, results = Path(work) / train.config_key(model_config(s)), Path(results)  # other settings, other folder
     work.mkdir(parents=True, exist_ok=True)
-    done = json.loads(results.read_text())["records"] if results.exists() else []
-    if done and json.loads(results.read_text())["settings"] != s:
+    saved = json.loads(results.read_text()) if results.exists() else {"settings": s, "records": []}
+    if saved["settings"] != s:
         raise ValueError(f"{results} holds a study with other settings: remove it or choose another path")
+    done = saved["records"]
     todo = [(c, s["seed"]) for c in s["checkpoints"]] + [(s["checkpoints"][-1], s["seed"] + k)
                                                          for k in range(1, s["seeds_last"])]
     todo = [job for job in todo if not any((r["step"], r["seed"]) == job for r in done)]
