@@ -5,6 +5,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.modeinterp-installed
 DEVICE ?= cuda
+# notebooks (and test files) run at once by `make reproduce` and `make test`, one thread each
+JOBS   ?= 2
 
 .PHONY: env reproduce test paper gpu-check models benchmark readme clean-venv study
 
@@ -15,12 +17,12 @@ $(STAMP): ci/requirements.txt pyproject.toml
 	touch $@
 
 reproduce: env  ## run every notebook at its defaults (in place), write figures/ and claims, update the README table
-	$(BIN)/python ci/run_notebooks.py --timings warm
+	$(BIN)/python ci/run_notebooks.py --timings warm --jobs $(JOBS)
 	$(BIN)/python ci/readme_table.py
 
-test: env  ## the library's tests, then nbval re-executing every committed notebook with the shipped models
+test: env  ## the library's tests and nbval re-executing every committed notebook with the shipped models, JOBS at once
 	MODEINTERP_CACHE=readonly MODEINTERP_PROGRESS=0 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
-		--nbval-sanitize-with ci/nbval_sanitize.cfg -p no:randomly
+		--nbval-sanitize-with ci/nbval_sanitize.cfg -p no:randomly -n $(JOBS) --dist loadfile --no-loadscope-reorder
 
 paper: env  ## the paper's scale (use a GPU): outputs go to runs/paper/, the committed notebooks stay as they are
 	$(BIN)/python ci/study.py --config ci/paper/study.yaml --device cuda --results runs/paper/study.json --work runs/paper/study

@@ -1,8 +1,22 @@
 """pytest settings shared by the library tests and nbval."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "ci"))
+from run_notebooks import longest_first  # noqa: E402
+
+
+def _notebook_stem(item):
+    """The notebook an nbval item belongs to, or None for a library test."""
+    path = Path(str(item.fspath))
+    return path.stem if path.suffix == ".ipynb" else None
 
 
 def pytest_collection_modifyitems(items):
-    """nbval waits only 5 s for each output message once a cell has finished; allow a loaded machine more."""
+    """Notebooks first, the longest first (by their recorded warm minutes), then the library tests: with
+    `pytest -n 2 --dist loadfile --no-loadscope-reorder` (the test command) both workers finish together.
+    nbval waits only 5 s for each output message once a cell has finished; allow a loaded machine more."""
+    items[:] = longest_first(items, _notebook_stem)
     for item in items:
         if hasattr(item, "output_timeout"):
             item.output_timeout = 120

@@ -75,7 +75,8 @@ def main(argv=None) -> None:
     ap.add_argument("--params", help="a YAML file of parameters")
     ap.add_argument("--paper", action="store_true", help="use ci/paper/<notebook>.yaml: the paper's scale")
     ap.add_argument("--out", type=Path, help="folder for executed notebooks (default: in place)")
-    ap.add_argument("--jobs", type=int, default=1, help="notebooks run at once (default 1, so timings are clean)")
+    ap.add_argument("--jobs", type=int, default=1, help="notebooks run at once, one thread each, longest first "
+                    "(default 1; `make reproduce` runs 2 on 2 cores)")
     ap.add_argument("--timings", choices=["cold", "warm"], help="record each notebook's minutes in "
                     "figures/timings.json as a cold-cache (all models trained) or warm-cache (shipped models) run")
     args = ap.parse_args(argv)
@@ -89,11 +90,16 @@ def main(argv=None) -> None:
         jobs.append((nb, params, (args.out.resolve() / nb.name) if args.out else nb))
     if (args.paper or args.params or args.p) and not args.out:
         sys.exit("non-default parameters need --out DIR: the committed notebooks hold the default run")
-    with ThreadPoolExecutor(max(1, args.jobs)) as pool:
-        futures = {job[0].stem: pool.submit(timed, *job) for job in jobs}
+    if args.jobs < 1:
+        sys.exit(f"--jobs must be a positive integer; got {args.jobs}")
+    start = time.perf_counter()
+    with ThreadPoolExecutor(args.jobs) as pool:
+        futures = {job[0].stem: pool.submit(timed, *job) for job in longest_first(jobs, lambda job: job[0].stem)}
         minutes = {stem: f.result() for stem, f in futures.items()}
+    wall = (time.perf_counter() - start) / 60
+    print(f"{len(jobs)} notebook(s) in {wall:.1f} min wall-clock, {args.jobs} at once")
     if args.timings:
-        record_timings(minutes, args.timings)
+        record_timings(minutes, args.timings, wall, args.jobs)
 
 
 def timed(notebook: Path, parameters: dict, out: Path) -> float:
@@ -103,12 +109,31 @@ def timed(notebook: Path, parameters: dict, out: Path) -> float:
     return (time.perf_counter() - start) / 60
 
 
-def record_timings(minutes: dict, kind: str) -> None:
-    """Merge this run's minutes per notebook into figures/timings.json (read by `make benchmark`)."""
+def recorded_timings() -> dict:
+    """figures/timings.json: {"notebooks": {stem: {kind: minutes}}, "runs": {kind: {"minutes", "jobs"}}}."""
     path = ROOT / "figures" / "timings.json"
-    table = json.loads(path.read_text()) if path.exists() else {}
+    return json.loads(path.read_text()) if path.exists() else {"notebooks": {}, "runs": {}}
+
+
+def longest_first(things: list, stem_of) -> list:
+    """`things` ordered by their notebook's recorded warm minutes, longest first, so parallel runs finish together:
+    notebooks with no record first, then the recorded ones, then things that are not notebooks (stem None)."""
+    recorded = recorded_timings()["notebooks"]
+
+    def minutes(thing):
+        stem = stem_of(thing)
+        return -1.0 if stem is None else recorded.get(stem, {}).get("warm", float("inf"))
+    return sorted(things, key=lambda thing: -minutes(thing))
+
+
+def record_timings(minutes: dict, kind: str, wall: float, jobs: int) -> None:
+    """Merge this run's minutes per notebook and its wall-clock total into figures/timings.json (read by
+    `make benchmark`)."""
+    path = ROOT / "figures" / "timings.json"
+    table = recorded_timings()
     for stem, m in minutes.items():
-        table.setdefault(stem, {})[kind] = round(m, 2)
+        table["notebooks"].setdefault(stem, {})[kind] = round(m, 2)
+    table["runs"][kind] = {"minutes": round(wall, 2), "jobs": jobs}
     with atomic(path) as tmp:
         tmp.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
     print(f"{kind}-cache minutes recorded in {path.relative_to(ROOT)}: {', '.join(f'{s} {m:.1f}' for s, m in minutes.items())}")

@@ -169,7 +169,10 @@ def test_timings_are_recorded_per_notebook_and_kind(tmp_path, monkeypatch):
 
     monkeypatch.setattr(run_notebooks, "ROOT", tmp_path)
     (tmp_path / "figures").mkdir()
-    run_notebooks.record_timings({"01_a": 1.234}, "cold")
-    run_notebooks.record_timings({"01_a": 0.5, "02_b": 2.0}, "warm")
+    run_notebooks.record_timings({"01_a": 1.234}, "cold", 1.3, 1)
+    run_notebooks.record_timings({"01_a": 0.5, "02_b": 2.0}, "warm", 2.1, 2)
     assert json.loads((tmp_path / "figures" / "timings.json").read_text()) == {
-        "01_a": {"cold": 1.23, "warm": 0.5}, "02_b": {"warm": 2.0}}
+        "notebooks": {"01_a": {"cold": 1.23, "warm": 0.5}, "02_b": {"warm": 2.0}},
+        "runs": {"cold": {"minutes": 1.3, "jobs": 1}, "warm": {"minutes": 2.1, "jobs": 2}}}
+    assert run_notebooks.longest_first(["x", "01_a", "03_new", "02_b"], lambda s: None if s == "x" else s) == [
+        "03_new", "02_b", "01_a", "x"]
