@@ -7,6 +7,7 @@ Modules, one concept each:
   diffusion  noise schedules, forward noising, eps-prediction loss, x0_hat
   noise      one random stream per sample, so that samples do not depend on how rows are chunked
   samplers   DDPM ancestral (full or strided) and DDIM, with the streaming trajectory variance
+  hf         diffusers' DDPMScheduler/DDIMScheduler (and UNet2DModel) in the same loop (optional)
   metric     trajectory variance (streaming and post hoc), its local aggregations, ROC/AUROC, operating points
   mixtures   Gaussian mixtures with known modes, their exact noised score (the oracle), a labeller
   nets       denoisers (the toy MLP, a small pixel-unshuffle U-Net)

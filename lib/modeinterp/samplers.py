@@ -6,7 +6,8 @@ O(N x D)), and, on request, the full trajectories of the first few samples for p
 predicts eps; `t` is passed as a Python int, the same for every row of a step. The computation runs on the
 generator's device (the model must be there too); what is returned is on the CPU. Every sample draws its noise
 from its own stream (see `noise`), seeded by the generator and the sample's index: the samples and the metric do
-not depend on `chunk`.
+not depend on `chunk`. `reverse` is that loop for any step function (modeinterp.hf runs diffusers' schedulers
+in it).
 """
 import math
 from collections.abc import Callable, Sequence
@@ -83,8 +84,9 @@ def ddpm(model, schedule: Schedule, n: int, shape: Sequence[int], generator: tor
         var = 1 - ab_t / ab_prev if variance == "beta" else posterior_var  # beta_t, or the posterior's
         return mean + math.sqrt(var) * noise
 
-    return _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_trajectories, chunk, progress,
-                    clip, aggregations)
+    ts = timesteps(schedule.T, n_steps)
+    advance = _eps_advance(step, model, schedule, ts, clip)
+    return reverse(advance, ts, n, shape, generator, windows, n_trajectories, chunk, progress, aggregations)
 
 
 def ddim(model, schedule: Schedule, n: int, shape: Sequence[int], generator: torch.Generator,
@@ -93,30 +95,57 @@ def ddim(model, schedule: Schedule, n: int, shape: Sequence[int], generator: tor
          aggregations: dict | None = None) -> Samples:
     """DDIM (Song et al., 2021): deterministic at eta=0, DDPM-like noise at eta=1; `eta` may be a function
     of the timestep t (e.g. stochastic only in some steps). clip, aggregations: as for ddpm."""
-    eta_at = eta if callable(eta) else (lambda t: eta)
-    for t in timesteps(schedule.T, n_steps):
-        if not 0 <= eta_at(t) <= 1:
-            raise ValueError(f"eta must be in [0, 1]; got {eta_at(t)} at t={t}")
+    ts = timesteps(schedule.T, n_steps)
+    eta_at = eta_schedule(eta, ts)
 
     def step(x_t, eps, x0_hat, t, ab_t, ab_prev, noise):
         sigma = eta_at(t) * math.sqrt((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev))
         x_prev = math.sqrt(ab_prev) * x0_hat + math.sqrt(max(1 - ab_prev - sigma**2, 0.0)) * eps
         return x_prev if noise is None or sigma == 0 else x_prev + sigma * noise
 
-    return _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_trajectories, chunk, progress,
-                    clip, aggregations)
+    advance = _eps_advance(step, model, schedule, ts, clip)
+    return reverse(advance, ts, n, shape, generator, windows, n_trajectories, chunk, progress, aggregations)
+
+
+def eta_schedule(eta: float | Callable[[int], float], ts: Sequence[int]) -> Callable[[int], float]:
+    """DDIM's eta as a function of the timestep, checked to lie in [0, 1] at every timestep in ts."""
+    eta_at = eta if callable(eta) else (lambda t: eta)
+    for t in ts:
+        if not 0 <= eta_at(t) <= 1:
+            raise ValueError(f"eta must be in [0, 1]; got {eta_at(t)} at t={t}")
+    return eta_at
+
+
+def _eps_advance(step, model, schedule, ts, clip):
+    """Our reverse step from eps = model(x_t, t): x0_hat (clamped to [-clip, clip] if clip), then `step`."""
+    alpha_bar = schedule.alpha_bar.tolist()
+
+    def advance(x, i, t, noise):
+        ab_t = alpha_bar[t]
+        ab_prev = alpha_bar[ts[i + 1]] if i + 1 < len(ts) else 1.0
+        eps = model(x, t)
+        x0_hat = predict_x0(x, eps, ab_t)
+        if clip is not None:  # clamp x0_hat and make eps consistent with it
+            x0_hat = x0_hat.clamp(-clip, clip)
+            eps = (x - math.sqrt(ab_t) * x0_hat) / math.sqrt(1 - ab_t)
+        return x0_hat, step(x, eps, x0_hat, t, ab_t, ab_prev, noise.randn() if i + 1 < len(ts) else None)
+
+    return advance
 
 
 @torch.no_grad()
-def _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_trajectories, chunk, progress, clip,
-             aggregations):
-    """The reverse process shared by the samplers: chunks of rows, each run through every timestep."""
-    ts = timesteps(schedule.T, n_steps)
+def reverse(advance, ts, n, shape, generator, windows=(), n_trajectories=0, chunk=2048, progress=True,
+            aggregations=None) -> Samples:
+    """The reverse process shared by every sampler: chunks of rows, each run through the timesteps `ts`.
+
+    advance(x_t, i, t, noise) -> (x0_hat, x_prev) takes one step (the i-th, at timestep t); `noise` holds the
+    chunk's per-sample streams (see `noise`), already past x_T: a sampler reads one draw per step but the
+    last.
+    """
     windows = [tuple(w) for w in windows]
     for lo, hi in windows:
         if not any(lo <= t <= hi for t in ts):
             raise ValueError(f"window ({lo}, {hi}) holds no timestep the sampler visits")
-    alpha_bar = schedule.alpha_bar.tolist()
     aggregations = dict(aggregations or {})
     xs, variances, traj_x, traj_x0 = [], {w: [] for w in windows}, [], []
     local = {name: {w: [] for w in windows} for name in aggregations}
@@ -130,20 +159,14 @@ def _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_tra
         acc = {w: Welford() for w in windows}
         record = start == 0 and n_trajectories > 0
         for i, t in enumerate(ts):
-            ab_t = alpha_bar[t]
-            ab_prev = alpha_bar[ts[i + 1]] if i + 1 < len(ts) else 1.0
-            eps = model(x, t)
-            x0_hat = predict_x0(x, eps, ab_t)
-            if clip is not None:  # clamp x0_hat and make eps consistent with it
-                x0_hat = x0_hat.clamp(-clip, clip)
-                eps = (x - math.sqrt(ab_t) * x0_hat) / math.sqrt(1 - ab_t)
+            x0_hat, x_prev = advance(x, i, t, noise)
             for (lo, hi), a in acc.items():
                 if lo <= t <= hi:
                     a.add(x0_hat)
             if record:
                 traj_x.append(x[:n_trajectories].clone())
                 traj_x0.append(x0_hat[:n_trajectories].clone())
-            x = step(x, eps, x0_hat, t, ab_t, ab_prev, noise.randn() if i + 1 < len(ts) else None)
+            x = x_prev
             bar.update()
         xs.append(x.cpu())
         for w, a in acc.items():
@@ -152,7 +175,7 @@ def _reverse(step, model, schedule, n, shape, generator, n_steps, windows, n_tra
                 local[name][w].append(aggregate(a.variance_map(), x).cpu())
     bar.close()
     return Samples(
-        x0=torch.cat(xs), timesteps=ts, variance={w: torch.cat(v) for w, v in variances.items()},
+        x0=torch.cat(xs), timesteps=list(ts), variance={w: torch.cat(v) for w, v in variances.items()},
         local={name: {w: torch.cat(v) for w, v in per.items()} for name, per in local.items()},
         x_t=torch.stack(traj_x).cpu() if traj_x else None, x0_hat=torch.stack(traj_x0).cpu() if traj_x0 else None)
 

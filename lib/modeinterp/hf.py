@@ -1,0 +1,145 @@
+"""Hugging Face diffusers: run a DDPMScheduler or DDIMScheduler with any eps model and stream the metric.
+
+`sample` runs the scheduler's own steps (its timesteps, x0_hat = `pred_original_sample`, posterior and noise
+scale) inside the library's reverse loop (`samplers.reverse`): the same `Samples`, windows, Welford streaming
+and per-sample noise streams as `samplers.ddpm` and `samplers.ddim`. `scheduler_from` turns a library schedule
+into a scheduler with the same betas, so both run the same process. diffusers is optional:
+`pip install modeinterp[diffusers]`.
+"""
+import copy
+import sys
+from collections.abc import Callable, Sequence
+from unittest import mock
+
+import torch
+
+from . import params
+from .diffusion import Schedule
+from .samplers import Samples, Window, eta_schedule, reverse
+
+KINDS = ("ddpm", "ddim")
+VARIANCE_TYPES = {"beta": "fixed_large", "posterior": "fixed_small"}  # samplers.ddpm's variance -> diffusers'
+
+
+def _diffusers():
+    """The diffusers package, or an ImportError saying how to install it."""
+    try:
+        import diffusers
+    except ImportError as e:
+        raise ImportError("modeinterp.hf needs diffusers: pip install modeinterp[diffusers]") from e
+    return diffusers
+
+
+def scheduler_from(schedule: Schedule, kind: str = "ddpm", variance: str = "beta"):
+    """A diffusers DDPMScheduler or DDIMScheduler with the betas and alpha_bar of `schedule`, clipping off.
+
+    variance (DDPM only): 'beta' (samplers.ddpm's default, the paper's) -> variance_type 'fixed_large';
+    'posterior' -> 'fixed_small'. DDPM's strided timesteps are spaced as samplers.timesteps ('linspace').
+    diffusers computes alpha_bar in float32, which underflows to 0 for the paper's T=1000 schedule
+    (alpha_bar_999 ~ 1e-47); the scheduler is given the schedule's float64 alpha_bar instead.
+    """
+    params.choice("kind", kind, KINDS)
+    params.choice("variance", variance, VARIANCE_TYPES)
+    diffusers = _diffusers()
+    common = dict(num_train_timesteps=schedule.T, trained_betas=schedule.betas.tolist(), clip_sample=False,
+                  prediction_type="epsilon")
+    if kind == "ddpm":
+        scheduler = diffusers.DDPMScheduler(**common, variance_type=VARIANCE_TYPES[variance],
+                                            timestep_spacing="linspace")
+    else:
+        scheduler = diffusers.DDIMScheduler(**common, set_alpha_to_one=True, timestep_spacing="leading")
+    scheduler.alphas_cumprod = schedule.alpha_bar.clone()
+    return scheduler
+
+
+def sample(model, scheduler, n: int, shape: Sequence[int], generator: torch.Generator,
+           n_steps: int | None = None, windows: Sequence[Window] = (),
+           eta: float | Callable[[int], float] = 0.0, clip: bool | float = False, n_trajectories: int = 0,
+           chunk: int = 2048, progress: bool = True, aggregations: dict | None = None) -> Samples:
+    """Sample with a diffusers DDPMScheduler/DDIMScheduler; return `Samples` as samplers.ddpm/ddim do.
+
+    model: `model(x_t, t) -> eps` (t a Python int), or a diffusers UNet2DModel (its output's `.sample` is read).
+    n_steps: the scheduler's `set_timesteps` (all of its training timesteps by default); eta: DDIM only, as in
+    samplers.ddim. clip: diffusers' schedulers clip x0_hat to [-1, 1] by default (`clip_sample=True`); here
+    clipping is off unless clip=True ([-1, 1]) or clip=c ([-c, c]); a DDIM step then re-derives eps from the
+    clipped x0_hat, as samplers.ddim does (a scheduler's `thresholding` is left as it is). The scheduler passed
+    in is copied, never changed. The metric is the
+    variance of the scheduler's `pred_original_sample`. x_T and every step's noise come from the library's
+    per-sample streams, so with `scheduler_from(schedule, ...)` a run equals samplers.ddpm's to float32 rounding
+    and, at n_steps = T (diffusers' DDIM strides its own timesteps), samplers.ddim's bit for bit.
+    """
+    scheduler = _prepared(scheduler, clip, n_steps)
+    ts = [int(t) for t in scheduler.timesteps]
+    is_ddim = isinstance(scheduler, _diffusers().DDIMScheduler)
+    if not is_ddim and eta != 0.0:
+        params.fail("eta", "0 for a DDPMScheduler (eta is DDIM's)", eta)
+    advance = (_ddim_advance(model, scheduler, ts, eta_schedule(eta, ts)) if is_ddim
+               else _ddpm_advance(model, scheduler, ts))
+    return reverse(advance, ts, n, shape, generator, windows, n_trajectories, chunk, progress, aggregations)
+
+
+def _prepared(scheduler, clip, n_steps):
+    """A copy of `scheduler` with clipping as asked and its timesteps set."""
+    diffusers = _diffusers()
+    if not isinstance(scheduler, (diffusers.DDPMScheduler, diffusers.DDIMScheduler)):
+        params.fail("scheduler", "a diffusers DDPMScheduler or DDIMScheduler", type(scheduler).__name__)
+    if scheduler.config.prediction_type != "epsilon":
+        params.fail("scheduler.config.prediction_type", "'epsilon' (the model predicts eps)",
+                    scheduler.config.prediction_type)
+    if isinstance(clip, bool):
+        clip_range = scheduler.config.clip_sample_range if clip else None
+    else:
+        clip_range = params.real("clip", clip, low=0, low_open=True)
+    T = scheduler.config.num_train_timesteps
+    steps = T if n_steps is None else params.integer("n_steps", n_steps, low=1, high=T)
+    scheduler = copy.deepcopy(scheduler)
+    scheduler.register_to_config(clip_sample=clip_range is not None, clip_sample_range=clip_range or 1.0)
+    scheduler.set_timesteps(steps)
+    return scheduler
+
+
+def _eps(model, x, t):
+    """eps from a plain `model(x_t, t)` or from a diffusers model, whose output holds it in `.sample`."""
+    out = model(x, t)
+    return out if torch.is_tensor(out) else out.sample
+
+
+def _ddpm_advance(model, scheduler, ts):
+    """One DDPMScheduler step; the noise it adds is the streams' draw for the step.
+
+    DDPMScheduler.step takes no noise, only a `generator`: it draws the noise with diffusers' `randn_tensor`,
+    which is replaced by the streams' draw for the duration of the call (so not from two threads at once).
+    """
+    module = sys.modules[type(scheduler).step.__module__]
+    if not hasattr(module, "randn_tensor"):
+        raise RuntimeError(f"{module.__name__} no longer draws its noise with randn_tensor: this diffusers "
+                          "version is not supported (see ci/requirements.txt for the tested one)")
+
+    def advance(x, i, t, noise):
+        eps = _eps(model, x, t)
+        z = noise.randn() if i + 1 < len(ts) else None  # one draw per step but the last, as samplers.ddpm
+
+        def randn_tensor(shape, generator=None, device=None, dtype=None, layout=None):
+            draw = noise.randn() if z is None else z  # a scheduler that adds noise at its last step too
+            return draw.to(device=device, dtype=dtype)
+
+        with mock.patch.object(module, "randn_tensor", randn_tensor):
+            out = scheduler.step(eps, t, x)
+        return out.pred_original_sample, out.prev_sample
+
+    return advance
+
+
+def _ddim_advance(model, scheduler, ts, eta_at):
+    """One DDIMScheduler step, with eta_at(t) and the streams' draw for the step as its `variance_noise`."""
+    def advance(x, i, t, noise):
+        eps = _eps(model, x, t)
+        z = noise.randn() if i + 1 < len(ts) else None  # one draw per step but the last, as samplers.ddim
+        eta = eta_at(t)
+        if eta > 0 and z is None:  # a scheduler whose last step is stochastic (set_alpha_to_one=False)
+            z = noise.randn()
+        out = scheduler.step(eps, t, x, eta=eta, use_clipped_model_output=scheduler.config.clip_sample,
+                             variance_noise=z if eta > 0 else None)
+        return out.pred_original_sample, out.prev_sample
+
+    return advance
