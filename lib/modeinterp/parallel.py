@@ -95,7 +95,7 @@ def _entry(fn: Callable, args: tuple, kind: str, out: str) -> None:
                 torch.save(gathered, tmp)
         state.wait_for_everyone()
     finally:
-        state.destroy_process_group()
+        torch.distributed.destroy_process_group()  # not state's: it skips this under accelerate's launch wrapper
 
 
 def _free_port() -> int:
