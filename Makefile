@@ -24,9 +24,9 @@ test: env  ## the library's tests and nbval re-executing every committed noteboo
 	MODEINTERP_CACHE=readonly MODEINTERP_PROGRESS=0 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with ci/nbval_sanitize.cfg -p no:randomly -n $(JOBS) --dist loadfile --no-loadscope-reorder
 
-paper: env  ## the paper's scale (use a GPU): outputs go to runs/paper/, the committed notebooks stay as they are
+paper: env  ## the paper's scale (use a GPU; every GPU found trains and samples data-parallel): outputs go to runs/paper/, the committed notebooks stay as they are
 	$(BIN)/python ci/study.py --config ci/paper/study.yaml --device cuda --results runs/paper/study.json --work runs/paper/study
-	$(BIN)/python ci/run_notebooks.py --paper --out runs/paper
+	$(BIN)/python ci/run_notebooks.py --paper --processes auto --out runs/paper
 
 gpu-check: env  ## every notebook at the paper's shapes, shortened (ci/gpu_check.yaml), on DEVICE (cuda; cpu works too): outputs in runs/gpu-check/
 	$(BIN)/python ci/gpu_check.py --device $(DEVICE)

@@ -1,6 +1,7 @@
 """Speed and memory of training, sampling and the metric on this machine, printed side by side.
 
     make benchmark        # or: python ci/benchmark.py      (about 6 minutes on 2 cores; not part of the tests)
+    python ci/benchmark.py processes   # only training throughput in 1 and 2 CPU processes (data-parallel)
 
 Every ratio is measured in this run, on one thread per process (the library's default; see README).
 Minutes per notebook come from figures/timings.json, written by the last `make models` (cold cache: every
@@ -12,12 +13,13 @@ import json
 import multiprocessing
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from modeinterp import diffusion, metric, samplers, setup, train
+from modeinterp import diffusion, metric, parallel, samplers, setup, train
 from modeinterp.files import atomic
 from modeinterp.nets import ToyMLP, UNet, sinusoidal_embedding
 from modeinterp.noise import Streams, run_seed
@@ -77,6 +79,38 @@ def training_rate(model, batch_fn, steps: int, bf16: bool = False, chunk: int = 
     per_step = min(_seconds(lambda: train.fit(model, batch_fn, loss, steps, 1e-3, generator(0), chunk=chunk,
                                               progress=False, bf16=bf16)) for _ in range(2)) / steps
     return per_step, work / per_step / 1e9
+
+
+def _toy_training_seconds(steps: int, batch: int) -> float:
+    """Seconds per step of train.fit on the toy MLP with a global batch of `batch` rows, after one warm-up step:
+    in this process, or in each of parallel.run's (each then trains on its slice of the batch)."""
+    setup(0, 1)
+    mlp, data = ToyMLP(2, 1000, width=128), torch.randn(100_000, 2, generator=generator(0))
+    schedule = diffusion.linear_schedule(1000)
+
+    def fit(n):
+        train.fit(mlp, partial(_rows_of, data, batch), partial(_eps_loss, schedule), n, 1e-3, generator(0),
+                  progress=False)
+
+    fit(1)
+    return _seconds(lambda: fit(steps)) / steps
+
+
+def _rows_of(data, batch, g):
+    return data[torch.randint(0, len(data), (batch,), generator=g)]
+
+
+def _eps_loss(schedule, m, x0, g):
+    return diffusion.eps_loss(m, schedule, x0, diffusion.sample_t(len(x0), schedule.T, g), g)
+
+
+def training_processes(steps: int = 10, batch: int = 10_000) -> None:
+    """Print training throughput of the toy MLP in 1 and 2 CPU processes (accelerate, gloo) side by side."""
+    one = in_fresh_process(_toy_training_seconds, steps, batch)
+    two = max(parallel.run(_toy_training_seconds, (steps, batch), 2, "cpu"))  # the slower process sets the pace
+    print(f"training throughput, toy MLP (width 128, global batch {batch:,}), data-parallel CPU processes "
+          f"(one thread each):\n  1 process: {batch / one:8,.0f} samples/s\n  2 processes: {batch / two:6,.0f} "
+          f"samples/s = {one / two:.2f}x one process")
 
 
 class PlainMLP(torch.nn.Module):
@@ -178,7 +212,8 @@ def main() -> None:
               f"{', bf16 autocast' if bf16 else ''}): {step:.2f} s/step, {rate:.1f} GFLOP/s = {rate / peak:.0%} of "
               f"the fp32 peak")
     print("  (convolution FLOPs are counted as direct 3x3 convolutions; oneDNN's faster algorithms for small\n"
-          "   images do fewer multiplications, so the effective rate can exceed the matmul peak)")
+          "   images do fewer multiplications, so the effective rate can exceed the matmul peak)\n")
+    training_processes()
 
     print("\nsampler and metric, N=10,000 2D samples, T=1,000, window of the last 10 steps:")
     cases = {kind: in_fresh_process(memory_case, kind, False) for kind in ("stream", "store")}
@@ -218,6 +253,9 @@ def _notebook_minutes() -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["processes"]:  # only the 1-vs-2-process training throughput; nothing written
+        training_processes()
+        sys.exit()
     start = time.perf_counter()
     buffer = io.StringIO()
     with contextlib.redirect_stdout(Tee(sys.stdout, buffer)):

@@ -3,6 +3,7 @@
     python ci/run_notebooks.py                         # every notebook at its defaults, outputs stored in place
     python ci/run_notebooks.py notebooks/01_gaussian_1d.ipynb -p n_samples 20000 --out runs/
     python ci/run_notebooks.py --paper --out runs/paper  # each notebook with ci/paper/<name>.yaml (use a GPU)
+    python ci/run_notebooks.py --paper --processes auto --out runs/paper  # ... on every GPU here (`make paper`)
 
 Parameter names are checked against each notebook's `parameters` cell before anything runs (papermill itself
 only warns on an unknown name). Outputs are written atomically, with papermill's timing metadata stripped.
@@ -63,9 +64,18 @@ def parameters_for(notebook: Path, args) -> dict:
         if not f.exists():
             sys.exit(f"parameter file {f} does not exist")
         params.update(yaml.safe_load(f.read_text()) or {})
+    processes = getattr(args, "processes", None)
+    if processes is not None and "processes" in pm.inspect_notebook(str(notebook)):  # notebooks without it: as is
+        params["processes"] = gpu_count() if processes == "auto" else int(processes)
     for name, value in args.p or []:
         params[name] = yaml.safe_load(value)
     return params
+
+
+def gpu_count() -> int:
+    """The CUDA GPUs visible here (at least 1: one process on the CPU when there are none)."""
+    import torch
+    return max(1, torch.cuda.device_count())
 
 
 def main(argv=None) -> None:
@@ -74,6 +84,8 @@ def main(argv=None) -> None:
     ap.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"), help="a parameter (YAML value)")
     ap.add_argument("--params", help="a YAML file of parameters")
     ap.add_argument("--paper", action="store_true", help="use ci/paper/<notebook>.yaml: the paper's scale")
+    ap.add_argument("--processes", metavar="N|auto", help="set the parameter `processes` (GPUs used, data-parallel) "
+                    "of the notebooks that have it; auto: every GPU visible (`make paper`). -p overrides it")
     ap.add_argument("--out", type=Path, help="folder for executed notebooks (default: in place)")
     ap.add_argument("--jobs", type=int, default=1, help="notebooks run at once, one thread each, longest first "
                     "(default 1; `make reproduce` runs 2 on 2 cores)")

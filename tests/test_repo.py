@@ -23,8 +23,8 @@ def test_binder_environment_pins_what_the_makefile_installs():
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     binder = pins(s.strip() for s in pip_section)
     lock = pins((ROOT / "ci" / "requirements.txt").read_text().splitlines())
-    for name in ("torch", "numpy", "matplotlib", "seaborn", "papermill", "nbval", "jupyterlab", "ipywidgets",
-                 "tqdm", "scikit-learn", "scipy"):
+    for name in ("torch", "accelerate", "numpy", "matplotlib", "seaborn", "papermill", "nbval", "jupyterlab",
+                 "ipywidgets", "tqdm", "scikit-learn", "scipy"):
         assert name in binder, f"environment.yml does not pin {name}"
         assert binder[name].split("+")[0] == lock[name], f"{name}: {binder[name]} vs {lock[name]}"
     assert "pip install" in (ROOT / "postBuild").read_text(), "Binder installs the library in postBuild"

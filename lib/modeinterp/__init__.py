@@ -12,6 +12,7 @@ Modules, one concept each:
   mixtures   Gaussian mixtures with known modes, their exact noised score (the oracle), a labeller
   nets       denoisers (the toy MLP, a small pixel-unshuffle U-Net)
   train      a model-agnostic training loop and the cache of trained models
+  parallel   several processes through accelerate: data-parallel training, sampling split by sample index
   toy        training the toy MLP on a mixture, end to end, from one configuration
   images     training an image model (U-Net, or MLP for tiny images), from one configuration
   shapes     the simple-shapes images: seeded generator and shape counter

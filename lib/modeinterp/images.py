@@ -57,8 +57,9 @@ def train_image_model(config: dict, data: dict | None, progress: bool = True, de
 
 
 def image_models(configs: list[dict], cache_dir, workers: int = 1, device: str = "cpu",
-                 data: dict | None = None) -> list[tuple[nn.Module, dict]]:
+                 data: dict | None = None, processes: int = 1) -> list[tuple[nn.Module, dict]]:
     """The trained models of `configs` with their payloads: cached, else trained on data[name] in `workers`
-    processes. `data` may omit configurations that are in the cache."""
+    processes, or each data-parallel in `processes` processes (one GPU each on CUDA). `data` may omit
+    configurations that are in the cache."""
     fn = partial(train_image_model, data=data, progress=workers <= 1, device=str(device))
-    return train.trained_models(configs, build, fn, cache_dir, workers, device)
+    return train.trained_models(configs, build, fn, cache_dir, workers, device, processes)

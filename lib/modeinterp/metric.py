@@ -5,6 +5,7 @@ dimension, averaged over dimensions. High variance means the trajectory cannot d
 """
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -50,18 +51,24 @@ def largest_patch(side: int):
     """The largest mean variance over non-overlapping side x side patches (remainder rows/columns dropped)."""
     if side < 1:
         raise ValueError(f"side must be a positive integer; got {side}")
-    return lambda v, x0: torch.nn.functional.avg_pool2d(v.mean(1, keepdim=True), side).flatten(1).amax(1)
+    return partial(_largest_patch, side)  # a partial, not a closure: samplers may send it to other processes
+
+
+def _largest_patch(side: int, v: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.avg_pool2d(v.mean(1, keepdim=True), side).flatten(1).amax(1)
 
 
 def largest_strip(n_strips: int):
     """The largest mean variance over n_strips vertical strips of width W // n_strips (the last takes the rest)."""
-    def aggregate(v, x0):
-        width = v.shape[-1] // n_strips
-        edges = [i * width for i in range(n_strips)] + [v.shape[-1]]
-        return torch.stack([v[..., a:b].flatten(1).mean(1) for a, b in zip(edges, edges[1:])], 1).amax(1)
     if n_strips < 1:
         raise ValueError(f"n_strips must be a positive integer; got {n_strips}")
-    return aggregate
+    return partial(_largest_strip, n_strips)
+
+
+def _largest_strip(n_strips: int, v: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+    width = v.shape[-1] // n_strips
+    edges = [i * width for i in range(n_strips)] + [v.shape[-1]]
+    return torch.stack([v[..., a:b].flatten(1).mean(1) for a, b in zip(edges, edges[1:])], 1).amax(1)
 
 
 def per_foreground_pixel(v: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:

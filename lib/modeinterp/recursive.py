@@ -74,13 +74,14 @@ def run(data: torch.Tensor, strategies, generations: int, fit: Callable, draw: C
     return history
 
 
-def lineage_fit(base: dict, models: Callable, cache_dir, workers: int = 1, device: str = "cpu") -> Callable:
+def lineage_fit(base: dict, models: Callable, cache_dir, workers: int = 1, device: str = "cpu",
+                processes: int = 1) -> Callable:
     """A `fit` for run(): one model of `base` per lineage, from `models` (toy.toy_models or
-    images.unet_models), cached."""
+    images.image_models), cached; each trained in `processes` processes when processes > 1."""
     def fit(g: int, training: dict) -> dict:
         configs = [lineage_config(base, lineage, g) for lineage in training]
         data = {c["name"]: training[c["lineage"]] for c in configs}
-        trained = models(configs, cache_dir, workers, device, data=data)
+        trained = models(configs, cache_dir, workers, device, data=data, processes=processes)
         return {c["lineage"]: model for c, (model, _) in zip(configs, trained)}
     return fit
 

@@ -49,9 +49,10 @@ def windows_from_fractions(pairs, T: int) -> list[tuple[int, int]]:
 def window_study(model, schedule: diffusion.Schedule, n: int, shape, *, sampling_steps: int, paper_window,
                  decision_agreement, last_k: int, candidate_windows, seed: int, device="cpu", chunk: int = 250,
                  n_trajectories: int = 32, aggregations: dict | None = None,
-                 paper_name: str = "paper's window") -> WindowStudy:
+                 paper_name: str = "paper's window", processes: int = 1) -> WindowStudy:
     """Probe n_trajectories full trajectories (seed + 1) for the decision window, then draw n samples (seed) with
-    strided DDPM (posterior variance, x0_hat clipped to [-1, 1]) and the metric over every window.
+    strided DDPM (posterior variance, x0_hat clipped to [-1, 1]) and the metric over every window, split over
+    `processes` processes (see samplers.ddpm; the probe runs in this one).
     Windows are given as fractions of T: paper_window one pair, candidate_windows a list of pairs."""
     T = schedule.T
     ts = samplers.timesteps(T, sampling_steps)
@@ -65,7 +66,7 @@ def window_study(model, schedule: diffusion.Schedule, n: int, shape, *, sampling
     candidates = windows_from_fractions(candidate_windows, T)
     windows = list(dict.fromkeys(list(named.values()) + candidates))
     run = samplers.ddpm(model, schedule, n, shape, generator(seed, device), windows=windows,
-                        aggregations=aggregations, **options)
+                        aggregations=aggregations, processes=processes, **options)
     return WindowStudy(ts, agreement, named, candidates, run)
 
 

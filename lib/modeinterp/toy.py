@@ -45,8 +45,8 @@ def train_toy(config: dict, progress: bool = True, device: str = "cpu", data: di
 
 
 def toy_models(configs: list[dict], cache_dir, workers: int = 1, device: str = "cpu",
-               data: dict | None = None) -> list[tuple[ToyMLP, dict]]:
+               data: dict | None = None, processes: int = 1) -> list[tuple[ToyMLP, dict]]:
     """The trained models of `configs` (on `device`) with their payloads: cached, else trained in `workers`
-    processes (on `data`, if given: see train_toy)."""
+    processes, or each data-parallel in `processes` processes (on `data`, if given: see train_toy)."""
     fn = partial(train_toy, progress=workers <= 1, device=str(device), data=data)
-    return train.trained_models(configs, build, fn, cache_dir, workers, device)
+    return train.trained_models(configs, build, fn, cache_dir, workers, device, processes)

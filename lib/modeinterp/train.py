@@ -9,6 +9,7 @@ file is detected, reported and retrained, never used. With MODEINTERP_CACHE=read
 a missing model is an error instead of a training run: that is how CI knows the shipped models still match the
 notebooks' defaults.
 """
+import contextlib
 import hashlib
 import io
 import json
@@ -24,8 +25,10 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
+from . import parallel
 from .diffusion import eps_loss, sample_t
 from .files import atomic
+from .noise import sample_seed
 from .runtime import generator, show_progress
 
 CACHE_ENV = "MODEINTERP_CACHE"
@@ -47,7 +50,8 @@ def fit(model: torch.nn.Module, draw_batch: Callable, loss: Callable, steps: int
     bf16=True computes the forward pass under bfloat16 autocast (1.5-2.5x faster for the U-Net on a CPU).
     ema: if given, the model ends with the exponential moving average of its weights (decay `ema` per step).
     callback(step, averaged model) is called after every step (steps counted from 1), e.g. to keep checkpoints.
-    Returns the loss per step.
+    Returns the loss per step. In one of several processes (modeinterp.parallel) it trains data-parallel
+    (_fit_parallel); in one process it runs the loop below, unchanged.
     """
     if decay not in DECAYS:
         raise ValueError(f"decay must be one of {DECAYS}; got {decay!r}")
@@ -57,6 +61,9 @@ def fit(model: torch.nn.Module, draw_batch: Callable, loss: Callable, steps: int
     cosine = lambda s: 0.5 * (1 + math.cos(math.pi * (s - n_warm) / max(1, steps - n_warm)))  # noqa: E731
     lr_at = lambda s: (s + 1) / n_warm if s < n_warm else (cosine(s) if decay == "cosine" else 1.0)  # noqa: E731
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    if parallel.active():
+        return _fit_parallel(model, opt, sched, averaged, draw_batch, loss, steps, generator, chunk, progress, bf16,
+                             callback)
     history = []
     model.train()
     with tqdm(range(steps), desc="training", disable=not show_progress(progress), mininterval=1.0) as bar:
@@ -82,6 +89,49 @@ def fit(model: torch.nn.Module, draw_batch: Callable, loss: Callable, steps: int
         model.load_state_dict(averaged.module.state_dict())
     model.eval()
     return history
+
+
+def _fit_parallel(model, opt, sched, averaged, draw_batch, loss, steps, generator, chunk, progress, bf16,
+                  callback) -> list[float]:
+    """fit's loop in one of several processes (parallel.run): every process draws the same global batch and
+    trains on its own slice of it; accelerate's DistributedDataParallel averages the gradients, so a step is the
+    one-process step on that batch up to rounding. The loss draws its randomness (t, eps) from a stream of its own
+    per process. Mixed precision is accelerate's; the EMA is kept in every process (the weights are the same);
+    callback runs on the main process only; the returned losses are averaged over the processes."""
+    from accelerate import Accelerator
+
+    device = generator.device
+    acc = Accelerator(mixed_precision="bf16" if bf16 else "no", cpu=device.type == "cpu")
+    ddp = acc.prepare_model(model)
+    index, world = acc.process_index, acc.num_processes
+    local = torch.Generator(device).manual_seed(sample_seed(generator.initial_seed(), index))
+    history = []
+    ddp.train()
+    bar = tqdm(range(steps), desc=f"training ({world} processes)", mininterval=1.0,
+               disable=not (show_progress(progress) and acc.is_main_process))
+    for step in bar:
+        batch = draw_batch(generator)
+        if len(batch) < world:
+            raise ValueError(f"a batch of {len(batch)} rows cannot be split over {world} processes")
+        parts = batch.tensor_split(world)[index].split(chunk)
+        opt.zero_grad(set_to_none=True)
+        total = 0.0
+        for i, part in enumerate(parts):
+            with acc.no_sync(ddp) if i + 1 < len(parts) else contextlib.nullcontext(), acc.autocast():
+                value = loss(ddp, part, local).float() * (len(part) * world / len(batch))
+            acc.backward(value)
+            total += value.item()
+        opt.step()
+        sched.step()
+        if averaged is not None:
+            averaged.update_parameters(model)
+        history.append(total)
+        if callback is not None and acc.is_main_process:
+            callback(step + 1, model if averaged is None else averaged.module)
+    if averaged is not None:
+        model.load_state_dict(averaged.module.state_dict())
+    model.eval()
+    return acc.reduce(torch.tensor(history, device=acc.device), "mean").tolist()
 
 
 def train_eps(model: torch.nn.Module, data: torch.Tensor, schedule, config: dict, device: str = "cpu",
@@ -153,27 +203,41 @@ def _lookup(config: dict, cache_dir) -> dict | None:
     return None
 
 
-def _train_and_store(train: Callable, config: dict, cache_dir, threads: int = 1) -> dict:
-    """Train one configuration (in a worker process when run in a pool) and store it atomically."""
+def _train_and_store(train: Callable, config: dict, cache_dir, threads: int = 1) -> dict | None:
+    """Train one configuration (in a worker process of a pool, or in each of the processes of parallel.run) and
+    store it atomically, from the main process only; return the payload (None under parallel.run)."""
     from .runtime import setup
     setup(config.get("seed", 0), threads)
     payload = {"config": config, **train(config)}
-    save(payload, cache_path(config, cache_dir))
-    return payload
+    if parallel.rank()[0] == 0:
+        save(payload, cache_path(config, cache_dir))
+    return None if parallel.active() else payload
 
 
-def cached_many(configs: list[dict], train: Callable[[dict], dict], cache_dir, workers: int = 1) -> list[dict]:
+def cached_many(configs: list[dict], train: Callable[[dict], dict], cache_dir, workers: int = 1,
+                processes: int = 1, device: str = "cpu") -> list[dict]:
     """The payloads trained from `configs`: from the cache, else trained (in `workers` processes) and stored.
 
     With workers > 1 each missing model trains in its own single-thread process (2 on a 2-core machine is
     fastest); `train` must then be importable (a library function, or a functools.partial of one).
+    With processes > 1 each missing model trains data-parallel in `processes` processes on `device` (one GPU
+    each on CUDA; see parallel and fit), one model after another; `train` must be importable too.
     """
+    processes = parallel.check(processes, device)
+    if processes > 1 and workers > 1:
+        raise ValueError(f"parameter 'workers' must be 1 when processes > 1 (got workers={workers}, "
+                         f"processes={processes}): each model then trains on every process")
     payloads = [_lookup(c, cache_dir) for c in configs]
     missing = [i for i, p in enumerate(payloads) if p is None]
     if missing and os.environ.get(CACHE_ENV) == "readonly":
         names = ", ".join(cache_path(configs[i], cache_dir).name for i in missing)
         raise RuntimeError(f"{CACHE_ENV}=readonly and no trained model in {cache_dir} for: {names}. The shipped "
                            f"models do not match the notebook's defaults: remake them with `make models`")
+    if processes > 1:
+        for i in missing:
+            parallel.run(_train_and_store, (train, configs[i], cache_dir), processes, device)
+            payloads[i] = load(cache_path(configs[i], cache_dir))
+        return payloads
     if workers <= 1 or len(missing) <= 1:
         for i in missing:
             payloads[i] = {"config": configs[i], **train(configs[i])}
@@ -189,11 +253,12 @@ def cached_many(configs: list[dict], train: Callable[[dict], dict], cache_dir, w
 
 
 def trained_models(configs: list[dict], build: Callable[[dict], torch.nn.Module], train: Callable[[dict], dict],
-                   cache_dir, workers: int = 1, device: str = "cpu") -> list[tuple[torch.nn.Module, dict]]:
+                   cache_dir, workers: int = 1, device: str = "cpu",
+                   processes: int = 1) -> list[tuple[torch.nn.Module, dict]]:
     """The models of `configs` (built by `build`, on `device`, in eval mode) with their payloads: cached,
-    else trained by `train` in `workers` processes (see cached_many)."""
+    else trained by `train` in `workers` processes, or each in `processes` processes (see cached_many)."""
     out = []
-    for config, payload in zip(configs, cached_many(configs, train, cache_dir, workers)):
+    for config, payload in zip(configs, cached_many(configs, train, cache_dir, workers, processes, str(device))):
         model = build(config)
         model.load_state_dict(payload["state"])
         out.append((model.to(device).eval(), payload))

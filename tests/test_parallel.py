@@ -1,0 +1,98 @@
+"""Several processes through accelerate, on this CPU (gloo): training averages the gradients of the slices of one
+global batch, sampling split by sample index equals one process, and too many processes is a clear error."""
+import pytest
+import torch
+
+from modeinterp import diffusion, images, mixtures, params, parallel, samplers, train
+from modeinterp.runtime import generator
+
+W = torch.tensor([[1.0, -2.0, 0.5]])
+ROWS = []  # rows each loss call saw, in this process
+
+
+def _draw(g):
+    return torch.randn(64, 3, generator=g)
+
+
+def _loss(model, x, g):
+    ROWS.append(len(x))
+    return ((model(x) - x @ W.T) ** 2).mean()
+
+
+def regression(steps: int) -> dict:
+    """A linear regression trained by fit with Adam and an EMA (deterministic loss: randomness only in the batch)."""
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 1)
+    ROWS.clear()
+    history = train.fit(net, _draw, _loss, steps, 0.05, generator(0), chunk=16, progress=False, ema=0.9)
+    return {"state": net.state_dict(), "loss": history, "rows": sum(ROWS)}
+
+
+def test_two_processes_train_the_one_process_model_on_the_same_global_batches():
+    one = regression(8)
+    two = parallel.run(regression, (8,), 2, "cpu")
+    assert len(two) == 2 and one["rows"] == 8 * 64 and [r["rows"] for r in two] == [8 * 32, 8 * 32]  # sliced
+    for k, v in one["state"].items():  # Adam on gradients averaged over processes: equal up to float rounding
+        torch.testing.assert_close(two[0]["state"][k], v, rtol=0, atol=1e-5)
+        assert torch.equal(two[0]["state"][k], two[1]["state"][k])  # every process holds the same model
+    torch.testing.assert_close(torch.tensor(two[0]["loss"]), torch.tensor(one["loss"]), rtol=1e-5, atol=1e-7)
+    assert one["state"]["weight"].ne(regression(0)["state"]["weight"]).all()  # it did train
+
+
+def test_two_processes_train_and_cache_an_image_model_with_mixed_precision(tmp_path):
+    config = images.image_config("tiny", size=8, T=20, steps=4, batch=8, lr=1e-3, seed=0,
+                                 arch=dict(fold=1, base=8, mults=[1, 2]), bf16=True, n_train=16)
+    data = {"tiny": torch.rand(16, 1, 8, 8, generator=generator(0)) * 2 - 1}
+    (model, payload), = images.image_models([config], tmp_path, data=data, processes=2)
+    assert len(list(tmp_path.glob("*.pt"))) == 1 and len(payload["loss"]) == 4  # written once, by the main process
+    (again, _), = images.image_models([config], tmp_path)  # from the cache
+    x = torch.randn(2, 1, 8, 8, generator=generator(1))
+    assert torch.equal(model(x, 3), again(x, 3))
+
+
+def test_sampling_split_over_two_processes_equals_one_process():
+    gm = mixtures.mixture([1, 2, 3], 0.05, [0.5, 0.3, 0.2])
+    schedule = diffusion.linear_schedule(100)
+    eps = mixtures.ExactEps(gm, schedule)
+    kw = dict(n_steps=20, windows=[(0, 10), (20, 60)], n_trajectories=5, chunk=16, progress=False)
+    one = samplers.ddpm(eps, schedule, 101, (1,), generator(3), **kw)
+    two = samplers.ddpm(eps, schedule, 101, (1,), generator(3), processes=2, **kw)
+    torch.testing.assert_close(two.x0, one.x0, rtol=0, atol=0)
+    for w in one.variance:
+        torch.testing.assert_close(two.variance[w], one.variance[w], rtol=0, atol=0)
+    torch.testing.assert_close(two.x0_hat, one.x0_hat, rtol=0, atol=0)
+    assert one.x0.std() > 0.5
+
+
+def test_more_processes_than_devices_is_a_clear_error(monkeypatch, tmp_path):
+    with pytest.raises(params.ParameterError, match="'processes' must be at most"):
+        parallel.check(10_000, "cpu")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(params.ParameterError, match=r"'processes' must be at most 2 \(2 CUDA GPUs"):
+        parallel.check(3, "cuda")
+    with pytest.raises(params.ParameterError, match="'processes'"):
+        parallel.check(0, "cpu")
+    with pytest.raises(params.ParameterError, match="'processes'"):  # before any compute
+        samplers.ddpm(lambda x, t: x, diffusion.linear_schedule(10), 4, (1,), generator(0), processes=10_000)
+    with pytest.raises(ValueError, match="'workers' must be 1"):
+        train.cached_many([{"name": "m"}], lambda c: pytest.fail("trained"), tmp_path, workers=2, processes=2)
+
+
+def test_make_paper_sets_processes_only_in_notebooks_that_have_it(monkeypatch):
+    import argparse
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ci"))
+    import run_notebooks
+
+    monkeypatch.setattr(run_notebooks, "gpu_count", lambda: 4)
+    args = argparse.Namespace(paper=False, params=None, p=None, processes="auto")
+    monkeypatch.setattr(run_notebooks.pm, "inspect_notebook", lambda nb: {"processes": {}, "n": {}})
+    assert run_notebooks.parameters_for(Path("x.ipynb"), args) == {"processes": 4}
+    args.p = [("processes", "2")]  # -p overrides it
+    assert run_notebooks.parameters_for(Path("x.ipynb"), args) == {"processes": 2}
+    monkeypatch.setattr(run_notebooks.pm, "inspect_notebook", lambda nb: {"n": {}})
+    assert run_notebooks.parameters_for(Path("x.ipynb"), args) == {"processes": 2}  # as given
+    args.p = None
+    assert run_notebooks.parameters_for(Path("x.ipynb"), args) == {}
