@@ -63,20 +63,6 @@ def test_posthoc_variance_has_the_expected_value():
     assert abs(v.double().mean().item() - expected) < 4 * se
 
 
-def test_window_steps():
-    assert metric.window_steps(1000, 100, 150, 10) == [100, 106, 111, 117, 122, 128, 133, 139, 144, 150]
-    with pytest.raises(ValueError, match="window must satisfy"):
-        metric.window_steps(100, 50, 150, 10)
-
-
-def test_matching_window_translates_the_papers_window_by_noise_level():
-    paper = diffusion.linear_schedule(1000)
-    assert metric.matching_window(paper, paper, 15) == (0, 14)
-    lo, hi = metric.matching_window(diffusion.linear_schedule(100), paper, 15)
-    ab = diffusion.linear_schedule(100).alpha_bar
-    assert lo == 0 and ab[hi] >= paper.alpha_bar[14] > ab[hi + 1]
-
-
 def test_auroc_within_groups_sees_through_a_confounder():
     # the score only tells the groups apart: perfect overall, at chance within each group
     groups = np.repeat([2, 3], 200)
@@ -103,16 +89,6 @@ def test_detection_bundles_auroc_operating_point_and_the_control():
     d = metric.detection(score, hallucinated, 0.9, groups=np.arange(100) % 2)
     assert d.auroc == metric.auroc(score, hallucinated) and d.op == metric.operating_point(score, hallucinated, 0.9)
     assert d.within is not None and metric.detection(score, hallucinated).within is None
-
-
-def test_decision_window_where_agreement_rises():
-    ts = np.arange(9, -1, -1)  # reverse process: t = 9 .. 0
-    r = np.array([0.0, 0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0, 1.0, 1.0])
-    assert metric.decision_window(ts, r, 0.25, 0.75) == (4, 6)
-    jump = np.array([0.0] * 5 + [1.0] * 5)  # no step inside: the two around the jump
-    assert metric.decision_window(ts, jump, 0.25, 0.75) == (4, 5)
-    with pytest.raises(ValueError, match="below"):
-        metric.decision_window(ts, r, 0.8, 0.2)
 
 
 def test_compare_windows_selects_on_one_half_and_reports_on_the_other():

@@ -78,12 +78,6 @@ def test_same_seed_same_samples(oracle):
     assert not torch.equal(a.x0, c.x0)
 
 
-def test_strided_timesteps():
-    assert samplers.timesteps(1000, 250)[:3] == [999, 995, 991] and samplers.timesteps(1000, 250)[-1] == 0
-    assert len(samplers.timesteps(1000, 250)) == 250
-    assert samplers.timesteps(10) == list(range(9, -1, -1))
-
-
 def test_a_window_the_sampler_never_visits_is_an_error(oracle):
     gm, schedule, eps = oracle
     with pytest.raises(ValueError, match="holds no timestep"):
@@ -123,15 +117,6 @@ def test_clip_bounds_x0_hat_and_is_inert_when_wide(oracle):
     tight = samplers.ddim(eps, schedule, 200, (1,), generator(0), clip=2.5, **kw)
     assert torch.allclose(plain.x0, wide.x0, atol=1e-5)
     assert tight.x0_hat.abs().max() <= 2.5 and tight.x0.abs().max() <= 2.5 + 1e-4
-
-
-def test_last_visited_window_holds_exactly_k_strided_steps():
-    ts = samplers.timesteps(1000, 250)
-    lo, hi = samplers.last_visited(1000, 250, 10)
-    assert sum(lo <= t <= hi for t in ts) == 10
-    assert samplers.last_visited(100, None, 5) == (0, 4)
-    with pytest.raises(ValueError, match="k must be"):
-        samplers.last_visited(100, 10, 11)
 
 
 @pytest.mark.parametrize("sampler", ["ddpm", "ddim"])

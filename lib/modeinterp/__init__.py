@@ -6,6 +6,8 @@ Modules, one concept each:
   params     validation of notebook parameters (clear errors before any compute)
   diffusion  noise schedules, forward noising, eps-prediction loss, x0_hat
   noise      one random stream per sample, so that samples do not depend on how rows are chunked
+  windows    windows of reverse timesteps: the visited steps, the last steps, translations between schedules,
+             the decision window
   samplers   DDPM ancestral (full or strided) and DDIM, with the streaming trajectory variance
   hf         diffusers' DDPMScheduler/DDIMScheduler (and UNet2DModel) in the same loop (optional)
   metric     trajectory variance (streaming and post hoc), its local aggregations, ROC/AUROC, operating points

@@ -15,7 +15,8 @@ import torch
 
 from . import params
 from .diffusion import Schedule
-from .samplers import Samples, Window, eta_schedule, reverse
+from .samplers import Samples, eta_schedule, reverse
+from .windows import Window
 
 KINDS = ("ddpm", "ddim")
 VARIANCE_TYPES = {"beta": "fixed_large", "posterior": "fixed_small"}  # samplers.ddpm's variance -> diffusers'
@@ -34,7 +35,7 @@ def scheduler_from(schedule: Schedule, kind: str = "ddpm", variance: str = "beta
     """A diffusers DDPMScheduler or DDIMScheduler with the betas and alpha_bar of `schedule`, clipping off.
 
     variance (DDPM only): 'beta' (samplers.ddpm's default, the paper's) -> variance_type 'fixed_large';
-    'posterior' -> 'fixed_small'. DDPM's strided timesteps are spaced as samplers.timesteps ('linspace').
+    'posterior' -> 'fixed_small'. DDPM's strided timesteps are spaced as windows.timesteps ('linspace').
     diffusers computes alpha_bar in float32, which underflows to 0 for the paper's T=1000 schedule
     (alpha_bar_999 ~ 1e-47); the scheduler is given the schedule's float64 alpha_bar instead.
     """

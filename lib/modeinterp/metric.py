@@ -81,15 +81,6 @@ def trajectory_variance(x0_hats: torch.Tensor) -> torch.Tensor:
     return x0_hats.to(torch.float64).var(0, unbiased=False).flatten(1).mean(1)
 
 
-def window_steps(T: int, t_lo: int, t_hi: int, k: int) -> list[int]:
-    """k timesteps evenly spaced over [t_lo, t_hi] (inclusive, 0-indexed), for the post-hoc metric."""
-    if not 0 <= t_lo <= t_hi < T:
-        raise ValueError(f"window must satisfy 0 <= t_lo <= t_hi < T={T}; got ({t_lo}, {t_hi})")
-    if k < 2:
-        raise ValueError(f"k must be at least 2 timesteps for a variance; got {k}")
-    return sorted(set(np.linspace(t_lo, t_hi, k).round().astype(int).tolist()))
-
-
 @torch.no_grad()
 def posthoc_variance(model, schedule: Schedule, x0: torch.Tensor, steps: list[int],
                      generator: torch.Generator, chunk: int = 2048) -> torch.Tensor:
@@ -182,24 +173,6 @@ def compare_windows(variance: dict, hallucinated, named: dict, candidates, reten
     return rows, best
 
 
-def decision_window(timesteps, agreement, low: float, high: float) -> tuple[int, int]:
-    """The timesteps (t_lo, t_hi) over which the agreement of x0_hat with the final sample (see `agreement`)
-    rises from `low` to `high`: where the model decides what it draws. If fewer than two visited steps lie in
-    that range, the two steps around the crossing of its midpoint."""
-    ts, r = np.asarray(timesteps), np.asarray(agreement)
-    if ts.shape != r.shape or len(ts) < 2:
-        raise ValueError(f"timesteps and agreement must be 1-d of equal length >= 2; got {ts.shape}, {r.shape}")
-    if not low < high:
-        raise ValueError(f"low must be below high; got {low}, {high}")
-    inside = ts[(r >= low) & (r <= high)]
-    if len(inside) >= 2:
-        return int(inside.min()), int(inside.max())
-    order = np.argsort(-ts)  # noisiest first: the order of the reverse process
-    i = int(np.argmax(r[order] >= (low + high) / 2))
-    i = min(max(i, 1), len(ts) - 1)
-    return int(ts[order][i]), int(ts[order][i - 1])
-
-
 def auroc_within(score, hallucinated, groups) -> tuple[float, dict]:
     """AUROC within each group holding both kinds (e.g. images with equal shape counts), and their mean
     weighted by group size: a control that the score does not just tell the groups apart."""
@@ -231,14 +204,3 @@ def _check_scores(score, hallucinated):
     if hallucinated.all() or not hallucinated.any():
         raise ValueError("detection needs both hallucinated and in-support samples; got only one kind")
     return score, hallucinated
-
-
-def matching_window(schedule: Schedule, reference: Schedule, reference_steps: int) -> tuple[int, int]:
-    """The last steps of `schedule` whose noise is no larger than in the last `reference_steps` of `reference`.
-
-    Translates a window between schedules by noise level: e.g. the paper's last 15 of T=1000 steps becomes
-    the last 5 of T=100 under the same beta range. Returns (0, k - 1), at least two steps.
-    """
-    bound = float(reference.alpha_bar[reference_steps - 1])
-    k = int((schedule.alpha_bar >= bound).sum())
-    return (0, max(k, 2) - 1)

@@ -24,9 +24,9 @@ from .diffusion import Schedule, predict_x0
 from .metric import Welford
 from .noise import Streams, run_seed
 from .runtime import show_progress
+from .windows import Window, timesteps
 
 NOISE = "per-sample streams"  # how samplers draw noise: part of the key of any model trained on samples
-Window = tuple[int, int]  # (t_lo, t_hi): timesteps t_lo..t_hi inclusive, 0-indexed
 
 
 @dataclass
@@ -39,30 +39,6 @@ class Samples:
     local: dict[str, dict[Window, torch.Tensor]] = field(default_factory=dict)  # aggregation -> window -> N
     x_t: torch.Tensor | None = None  # steps x n_trajectories x ...: the state entering each step
     x0_hat: torch.Tensor | None = None  # steps x n_trajectories x ...: x0_hat at each step
-
-
-def timesteps(T: int, n_steps: int | None = None) -> list[int]:
-    """The timesteps a sampler visits, noisiest first: all T, or n_steps evenly spaced from T-1 down to 0."""
-    if n_steps is None or n_steps == T:
-        return list(range(T - 1, -1, -1))
-    if not 1 <= n_steps <= T:
-        raise ValueError(f"n_steps must be in [1, T={T}]; got {n_steps}")
-    return sorted(set(np.linspace(0, T - 1, n_steps).round().astype(int).tolist()), reverse=True)
-
-
-def last_steps(k: int) -> Window:
-    """The window of the last k timesteps of the reverse process: t = 0..k-1."""
-    if k < 2:
-        raise ValueError(f"a window needs at least 2 steps; got {k}")
-    return (0, k - 1)
-
-
-def last_visited(T: int, n_steps: int | None, k: int) -> Window:
-    """The window of the last k timesteps a sampler with n_steps (strided) steps visits."""
-    ts = timesteps(T, n_steps)
-    if not 2 <= k <= len(ts):
-        raise ValueError(f"k must be in [2, {len(ts)}] visited steps; got {k}")
-    return (0, ts[-k])
 
 
 def ddpm(model, schedule: Schedule, n: int, shape: Sequence[int], generator: torch.Generator,

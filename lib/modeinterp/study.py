@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import diffusion, images, metric, params, samplers, shapes, train
+from . import diffusion, images, metric, params, samplers, shapes, train, windows
 from .files import atomic
 from .runtime import generator, setup
 
@@ -41,11 +41,6 @@ class WindowStudy:
     run: samplers.Samples
 
 
-def windows_from_fractions(pairs, T: int) -> list[tuple[int, int]]:
-    """Windows (t_lo, t_hi) from pairs of fractions of T (t_hi at most T - 1)."""
-    return [(int(round(a * T)), min(int(round(b * T)), T - 1)) for a, b in pairs]
-
-
 def window_study(model, schedule: diffusion.Schedule, n: int, shape, *, sampling_steps: int, paper_window,
                  decision_agreement, last_k: int, candidate_windows, seed: int, device="cpu", chunk: int = 250,
                  n_trajectories: int = 32, aggregations: dict | None = None,
@@ -55,17 +50,17 @@ def window_study(model, schedule: diffusion.Schedule, n: int, shape, *, sampling
     `processes` processes (see samplers.ddpm; the probe runs in this one).
     Windows are given as fractions of T: paper_window one pair, candidate_windows a list of pairs."""
     T = schedule.T
-    ts = samplers.timesteps(T, sampling_steps)
+    ts = windows.timesteps(T, sampling_steps)
     options = dict(n_steps=sampling_steps, variance="posterior", clip=1.0, chunk=chunk)
     probe = samplers.ddpm(model, schedule, n_trajectories, shape, generator(seed + 1, device),
                           n_trajectories=n_trajectories, **options)
     agreement = metric.agreement(probe.x0_hat, probe.x0)
-    named = {paper_name: windows_from_fractions([paper_window], T)[0],
-             f"last {last_k} steps": samplers.last_visited(T, sampling_steps, last_k),
-             "decision window": metric.decision_window(ts, agreement, *decision_agreement)}
-    candidates = windows_from_fractions(candidate_windows, T)
-    windows = list(dict.fromkeys(list(named.values()) + candidates))
-    run = samplers.ddpm(model, schedule, n, shape, generator(seed, device), windows=windows,
+    named = {paper_name: windows.windows_from_fractions([paper_window], T)[0],
+             f"last {last_k} steps": windows.last_visited(T, sampling_steps, last_k),
+             "decision window": windows.decision_window(ts, agreement, *decision_agreement)}
+    candidates = windows.windows_from_fractions(candidate_windows, T)
+    all_windows = list(dict.fromkeys(list(named.values()) + candidates))
+    run = samplers.ddpm(model, schedule, n, shape, generator(seed, device), windows=all_windows,
                         aggregations=aggregations, processes=processes, **options)
     return WindowStudy(ts, agreement, named, candidates, run)
 
