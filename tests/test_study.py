@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modeinterp import metric, study
+from modeinterp import study
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_SHAPES = ROOT / "models" / "shapes-6d2d92b173b6171d.pt"  # notebook 03's model (3,000 steps)
@@ -22,17 +22,6 @@ def test_slope_with_equal_errors_is_ordinary_least_squares():
     assert se == pytest.approx(0.01 / np.sqrt(np.sum((x - x.mean()) ** 2)))
     with pytest.raises(ValueError, match="two distinct"):
         study.slope([1, 1], [0.5, 0.6], [0.1, 0.1])
-
-
-def test_auroc_standard_error_matches_the_spread_of_resampled_aurocs():
-    rng = np.random.default_rng(1)
-    n1, n0 = 40, 800
-    aurocs = []
-    for _ in range(400):
-        score = np.r_[rng.normal(1, 1, n1), rng.normal(0, 1, n0)]
-        aurocs.append(metric.auroc(score, np.r_[np.ones(n1, bool), np.zeros(n0, bool)]))
-    se = metric.auroc_se(float(np.mean(aurocs)), n1, n0)
-    assert se == pytest.approx(np.std(aurocs), rel=0.2)
 
 
 def test_study_settings_are_checked():

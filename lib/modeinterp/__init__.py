@@ -10,7 +10,8 @@ Modules, one concept each:
              the decision window
   samplers   DDPM ancestral (full or strided) and DDIM, with the streaming trajectory variance
   hf         diffusers' DDPMScheduler/DDIMScheduler (and UNet2DModel) in the same loop (optional)
-  metric     trajectory variance (streaming and post hoc), its local aggregations, ROC/AUROC, operating points
+  metric     trajectory variance (streaming and post hoc), its local aggregations, x0_hat's agreement with the sample
+  detection  how well a score detects: ROC/AUROC (within groups, standard error), operating points, window choice
   mixtures   Gaussian mixtures with known modes, their exact noised score (the oracle), a labeller
   nets       denoisers (the toy MLP, a small pixel-unshuffle U-Net)
   train      a model-agnostic training loop and the cache of trained models

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import diffusion, images, metric, params, samplers, shapes, train, windows
+from . import detection, diffusion, images, metric, params, samplers, shapes, train, windows
 from .files import atomic
 from .runtime import generator, setup
 
@@ -83,11 +83,11 @@ def claim_key(aggregation: str) -> str:
 
 def compare(ws: WindowStudy, hallucinated, keep, retention: float = 0.95, groups=None) -> dict:
     """For the paper's mean (MEAN) and each local aggregation: ({window name: Detection}, best candidate), on
-    the samples where `keep` is true (see metric.compare_windows)."""
+    the samples where `keep` is true (see detection.compare_windows)."""
     out = {}
     for name, per_window in {MEAN: ws.run.variance, **ws.run.local}.items():
         scores = {w: v.numpy()[keep] for w, v in per_window.items()}
-        out[name] = metric.compare_windows(scores, hallucinated, ws.named, ws.candidates, retention, groups)
+        out[name] = detection.compare_windows(scores, hallucinated, ws.named, ws.candidates, retention, groups)
     return out
 
 
@@ -97,7 +97,7 @@ def summary(table: dict, named: dict) -> str:
     for aggregation, (rows, best) in table.items():
         lines.append(aggregation)
         for name, row in rows.items():
-            w = best if name == metric.BEST else named[name]
+            w = best if name == detection.BEST else named[name]
             within = "" if row.within is None else f", within groups {row.within:.3f}"
             lines.append(f"  {name:>32} (t={w[0]}..{w[1]}): AUROC {row.auroc:.3f}{within}; "
                          f"at {row.op.retention:.1%} kept, {row.op.removed:.1%} removed")
@@ -199,21 +199,22 @@ def evaluate(s: dict, work: Path, step: int, seed: int, device: str = "cpu") -> 
     if hal.sum() < 2 or (~hal).sum() < 2:
         return {**record, "minutes": (time.perf_counter() - start) / 60}
     half_sizes = {"all": (int(hal.sum()), int((~hal).sum())),
-                  metric.BEST: (int(hal[1::2].sum()), int((~hal[1::2]).sum()))}
+                  detection.BEST: (int(hal[1::2].sum()), int((~hal[1::2]).sum()))}
     for aggregation, (rows, best) in compare(ws, hal, keep, s["retention"], groups).items():
-        record["windows"][aggregation] = {**ws.named, metric.BEST: best}
-        record["detection"][aggregation] = {name: _row(r, *half_sizes[metric.BEST if name == metric.BEST else "all"])
-                                            for name, r in rows.items()}
+        record["windows"][aggregation] = {**ws.named, detection.BEST: best}
+        record["detection"][aggregation] = {
+            name: _row(r, *half_sizes[detection.BEST if name == detection.BEST else "all"]) for name, r in rows.items()}
     baselines = {"foreground pixels": shapes.foreground_pixels(x)[keep],
                  "largest strip's foreground pixels": shapes.strip_foreground_pixels(x)[keep].max(1)}
-    record["detection"]["no trajectory"] = {name: _row(metric.detection(b, hal, s["retention"], groups), *half_sizes["all"])
-                                           for name, b in baselines.items()}
+    record["detection"]["no trajectory"] = {
+        name: _row(detection.detection(b, hal, s["retention"], groups), *half_sizes["all"])
+        for name, b in baselines.items()}
     return {**record, "minutes": (time.perf_counter() - start) / 60}
 
 
-def _row(d: metric.Detection, n_hal: int, n_in: int) -> dict:
+def _row(d: detection.Detection, n_hal: int, n_in: int) -> dict:
     """A detection as plain numbers, with the AUROC's standard error."""
-    return dict(auroc=d.auroc, auroc_se=metric.auroc_se(d.auroc, n_hal, n_in), within=d.within,
+    return dict(auroc=d.auroc, auroc_se=detection.auroc_se(d.auroc, n_hal, n_in), within=d.within,
                 removed=d.op.removed, retention=d.op.retention)
 
 
@@ -280,7 +281,7 @@ def value(record: dict, aggregation: str, window: str, field: str = "auroc") -> 
     row = record["detection"][aggregation][window]
     if field == "auroc":
         return row["auroc"], row["auroc_se"]
-    n = record["hallucinated"] / (2 if window == metric.BEST else 1)
+    n = record["hallucinated"] / (2 if window == detection.BEST else 1)
     if field == "removed":
         return row["removed"], math.sqrt(max(row["removed"] * (1 - row["removed"]), 1 / n) / n)
     return row[field], math.nan

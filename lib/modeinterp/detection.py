@@ -1,0 +1,105 @@
+"""How well a score detects hallucinated samples: ROC, AUROC (with its standard error, and within groups as a
+control), operating points at a retention, and the comparison of windows with the best chosen on held-out samples.
+"""
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """Detection at a threshold: samples with score > threshold are removed."""
+
+    threshold: float
+    retention: float  # fraction of in-support samples kept
+    removed: float  # fraction of hallucinated samples removed
+
+
+def operating_point(score, hallucinated, retention: float = 0.95) -> OperatingPoint:
+    """The smallest threshold keeping at least `retention` of in-support samples, and what it removes."""
+    score, hallucinated = _check_scores(score, hallucinated)
+    if not 0 < retention <= 1:
+        raise ValueError(f"retention must be in (0, 1]; got {retention}")
+    inside = np.sort(score[~hallucinated])
+    threshold = inside[int(np.ceil(retention * len(inside))) - 1]
+    return OperatingPoint(float(threshold), float(np.mean(inside <= threshold)),
+                          float(np.mean(score[hallucinated] > threshold)))
+
+
+def auroc(score, hallucinated) -> float:
+    """Area under the ROC curve of `score` as a detector of hallucinated samples."""
+    score, hallucinated = _check_scores(score, hallucinated)
+    return float(roc_auc_score(hallucinated, score))
+
+
+def auroc_se(auroc: float, n_hallucinated: int, n_in_support: int) -> float:
+    """The standard error of an AUROC from n_hallucinated and n_in_support samples (Hanley & McNeil, 1982)."""
+    a, n1, n0 = auroc, n_hallucinated, n_in_support
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    return float(math.sqrt(max(a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n0 - 1) * (q2 - a * a), 0.0) / (n1 * n0)))
+
+
+def roc(score, hallucinated) -> tuple[np.ndarray, np.ndarray]:
+    """The ROC curve: (fraction of in-support removed, fraction of hallucinated removed) per threshold."""
+    score, hallucinated = _check_scores(score, hallucinated)
+    fpr, tpr, _ = roc_curve(hallucinated, score)
+    return fpr, tpr
+
+
+@dataclass(frozen=True)
+class Detection:
+    """How well a score detects hallucinations: AUROC, an operating point, and the AUROC within groups."""
+
+    auroc: float
+    op: OperatingPoint
+    within: float | None  # AUROC within groups (see auroc_within), if groups were given
+
+
+def detection(score, hallucinated, retention: float = 0.95, groups=None) -> Detection:
+    """The AUROC of `score`, its operating point at `retention`, and (with `groups`) its AUROC within groups."""
+    within = None if groups is None else auroc_within(score, hallucinated, groups)[0]
+    return Detection(auroc(score, hallucinated), operating_point(score, hallucinated, retention), within)
+
+
+BEST = "best candidate (held-out half)"
+
+
+def compare_windows(variance: dict, hallucinated, named: dict, candidates, retention: float = 0.95,
+                    groups=None) -> tuple[dict, tuple[int, int]]:
+    """Detection by the metric over each named window (name -> window) on all samples, and over the best of
+    `candidates`: ranked by AUROC on the even-indexed samples, reported (as BEST) on the odd-indexed ones, so
+    its numbers are not fitted to the samples they are measured on. variance: window -> metric per sample.
+    Returns ({name: Detection}, the best window)."""
+    hallucinated = np.asarray(hallucinated, dtype=bool)
+    half = np.arange(len(hallucinated)) % 2 == 0
+    score = {w: np.asarray(variance[w]) for w in list(named.values()) + list(candidates)}
+    best = max(candidates, key=lambda w: auroc(score[w][half], hallucinated[half]))
+    rows = {name: detection(score[w], hallucinated, retention, groups) for name, w in named.items()}
+    rows[BEST] = detection(score[best][~half], hallucinated[~half], retention,
+                           None if groups is None else np.asarray(groups)[~half])
+    return rows, best
+
+
+def auroc_within(score, hallucinated, groups) -> tuple[float, dict]:
+    """AUROC within each group holding both kinds (e.g. images with equal shape counts), and their mean
+    weighted by group size: a control that the score does not just tell the groups apart."""
+    score, hallucinated = _check_scores(score, hallucinated)
+    groups = np.asarray(groups)
+    per = {g.item(): auroc(score[groups == g], hallucinated[groups == g]) for g in np.unique(groups)
+           if 0 < hallucinated[groups == g].sum() < (groups == g).sum()}
+    if not per:
+        raise ValueError("no group holds both hallucinated and in-support samples")
+    sizes = {g: int((groups == g).sum()) for g in per}
+    return float(sum(per[g] * sizes[g] for g in per) / sum(sizes.values())), per
+
+
+def _check_scores(score, hallucinated):
+    score = np.asarray(score, dtype=np.float64)
+    hallucinated = np.asarray(hallucinated, dtype=bool)
+    if score.shape != hallucinated.shape or score.ndim != 1:
+        raise ValueError(f"score and labels must be 1-d of equal length; got {score.shape} and {hallucinated.shape}")
+    if hallucinated.all() or not hallucinated.any():
+        raise ValueError("detection needs both hallucinated and in-support samples; got only one kind")
+    return score, hallucinated
