@@ -16,7 +16,8 @@ WINDOWS = [(0, 4), (0, 19), (5, 12)]
 def mlp():
     """An untrained toy MLP (fixed seed) on 2D points and its T=20 schedule."""
     torch.manual_seed(0)
-    config = toy.toy_config("hf", [[-1, 0], [1, 0]], 0.1, 100, T=20, steps=1, batch=64, lr=1e-3, seed=0, width=32)
+    config = toy.toy_config("hf", [[-1, 0], [1, 0]], 0.1, n_train=100, T=20, steps=1, batch=64, lr=1e-3, seed=0,
+                            width=32)
     return toy.build(config).eval(), diffusion.linear_schedule(20)
 
 
@@ -40,13 +41,13 @@ def assert_same_run(a, b, tol):
 # diffusers computes DDPM's posterior mean as c0 * x0_hat + ct * x_t with the coefficients formed first, ours as
 # (a x0_hat + b x_t) / (1 - alpha_bar_t): the same in exact arithmetic, a few float32 ulps apart (about 1e-5 on
 # samples of size 10). Its DDIM step groups the terms as ours does: bit for bit equal.
-@pytest.mark.parametrize("variance", ["beta", "posterior"])
+@pytest.mark.parametrize("noise", ["beta", "posterior"])
 @pytest.mark.parametrize("n_steps", [None, 7])
-def test_ddpm_scheduler_equals_our_ddpm(mlp, variance, n_steps):
+def test_ddpm_scheduler_equals_our_ddpm(mlp, noise, n_steps):
     model, schedule = mlp
     kw = dict(n_steps=n_steps, windows=[(0, 4), (0, 19)], chunk=128, progress=False)
-    ours = samplers.ddpm(model, schedule, 300, (2,), generator(3), variance=variance, **kw)
-    theirs = hf.sample(model, hf.scheduler_from(schedule, "ddpm", variance), 300, (2,), generator(3), **kw)
+    ours = samplers.ddpm(model, schedule, 300, (2,), generator(3), noise=noise, **kw)
+    theirs = hf.sample(model, hf.scheduler_from(schedule, "ddpm", noise=noise), 300, (2,), generator(3), **kw)
     assert_same_run(ours, theirs, 1e-5)
 
 
@@ -99,8 +100,8 @@ def test_bad_arguments_are_clear_errors(mlp):
     model, schedule = mlp
     with pytest.raises(ParameterError, match="'kind'"):
         hf.scheduler_from(schedule, "euler")
-    with pytest.raises(ParameterError, match="'variance'"):
-        hf.scheduler_from(schedule, "ddpm", "fixed_small")
+    with pytest.raises(ParameterError, match="'noise'"):
+        hf.scheduler_from(schedule, "ddpm", noise="fixed_small")
     ddpm = hf.scheduler_from(schedule)
     with pytest.raises(ValueError, match=r"window \(25, 30\) holds no timestep"):
         hf.sample(model, ddpm, 10, (2,), generator(0), windows=[(25, 30)], progress=False)

@@ -43,8 +43,9 @@ def test_lineages_branch_after_the_first_generation():
 
 
 def test_toy_generations_train_cache_and_reload(tmp_path):
-    base = dict(toy.toy_config("rec", [1.0, 2.0], 0.05, 200, 20, 30, 64, 1e-3, seed=0, width=16),
-                n_draw=50, n_keep=40)
+    config = toy.toy_config("rec", [1.0, 2.0], 0.05, n_train=200, T=20, steps=30, batch=64, lr=1e-3, seed=0,
+                            width=16)
+    base = dict(config, n_draw=50, n_keep=40)
     schedule = diffusion.make_schedule("linear", 20)
     args = (toy.training_set(base), ["none", "variance"], 2)
     draw = recursive.ddpm_draw(schedule, 50, (1,), (0, 2), seed=0, progress=False)

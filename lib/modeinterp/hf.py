@@ -19,7 +19,7 @@ from .samplers import Samples, eta_schedule, reverse
 from .windows import Window
 
 KINDS = ("ddpm", "ddim")
-VARIANCE_TYPES = {"beta": "fixed_large", "posterior": "fixed_small"}  # samplers.ddpm's variance -> diffusers'
+NOISE_TYPES = {"beta": "fixed_large", "posterior": "fixed_small"}  # samplers.ddpm's noise -> diffusers' variance_type
 
 
 def _diffusers():
@@ -31,21 +31,21 @@ def _diffusers():
     return diffusers
 
 
-def scheduler_from(schedule: Schedule, kind: str = "ddpm", variance: str = "beta"):
+def scheduler_from(schedule: Schedule, kind: str = "ddpm", *, noise: str = "beta"):
     """A diffusers DDPMScheduler or DDIMScheduler with the betas and alpha_bar of `schedule`, clipping off.
 
-    variance (DDPM only): 'beta' (samplers.ddpm's default, the paper's) -> variance_type 'fixed_large';
+    noise (DDPM only): 'beta' (samplers.ddpm's default, the paper's) -> variance_type 'fixed_large';
     'posterior' -> 'fixed_small'. DDPM's strided timesteps are spaced as windows.timesteps ('linspace').
     diffusers computes alpha_bar in float32, which underflows to 0 for the paper's T=1000 schedule
     (alpha_bar_999 ~ 1e-47); the scheduler is given the schedule's float64 alpha_bar instead.
     """
     params.choice("kind", kind, KINDS)
-    params.choice("variance", variance, VARIANCE_TYPES)
+    params.choice("noise", noise, NOISE_TYPES)
     diffusers = _diffusers()
     common = dict(num_train_timesteps=schedule.T, trained_betas=schedule.betas.tolist(), clip_sample=False,
                   prediction_type="epsilon")
     if kind == "ddpm":
-        scheduler = diffusers.DDPMScheduler(**common, variance_type=VARIANCE_TYPES[variance],
+        scheduler = diffusers.DDPMScheduler(**common, variance_type=NOISE_TYPES[noise],
                                             timestep_spacing="linspace")
     else:
         scheduler = diffusers.DDIMScheduler(**common, set_alpha_to_one=True, timestep_spacing="leading")
@@ -53,7 +53,7 @@ def scheduler_from(schedule: Schedule, kind: str = "ddpm", variance: str = "beta
     return scheduler
 
 
-def sample(model, scheduler, n: int, shape: Sequence[int], generator: torch.Generator,
+def sample(model, scheduler, n: int, shape: Sequence[int], generator: torch.Generator, *,
            n_steps: int | None = None, windows: Sequence[Window] = (),
            eta: float | Callable[[int], float] = 0.0, clip: bool | float = False, n_trajectories: int = 0,
            chunk: int = 2048, progress: bool = True, aggregations: dict | None = None) -> Samples:

@@ -14,9 +14,9 @@ ARCH = {  # each network's settings and their defaults
 }
 
 
-def image_config(name: str, size: int, T: int, steps: int, batch: int, lr: float, seed: int, channels: int = 1,
-                 net: str = "unet", arch: dict | None = None, schedule: str = "cosine", ema: float | None = 0.999,
-                 bf16: bool = True, warmup: float = 0.05, **data) -> dict:
+def image_config(name: str, size: int, T: int, steps: int, batch: int, lr: float, seed: int, *,
+                 channels: int = 1, net: str = "unet", arch: dict | None = None, schedule: str = "cosine",
+                 ema: float | None = 0.999, bf16: bool = True, warmup: float = 0.05, **data) -> dict:
     """The full configuration of one image model: network (`net` with `arch` settings overriding ARCH[net]),
     schedule, optimisation, and (in `data`) whatever determines its training images (n_train, a data seed)."""
     params.choice("net", net, ARCH)

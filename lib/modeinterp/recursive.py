@@ -86,7 +86,7 @@ def lineage_fit(base: dict, models: Callable, cache_dir, workers: int = 1, devic
     return fit
 
 
-def ddpm_draw(schedule: Schedule, n_draw: int, shape, window, seed: int, device: str = "cpu",
+def ddpm_draw(schedule: Schedule, n_draw: int, shape, window, seed: int, *, device: str = "cpu",
               chunk: int = 2048, **sampler_options) -> Callable:
     """A `draw` for run(): n_draw DDPM samples and their trajectory variance over `window`."""
     window = tuple(window)
@@ -98,8 +98,8 @@ def ddpm_draw(schedule: Schedule, n_draw: int, shape, window, seed: int, device:
     return draw
 
 
-def posthoc_draw(schedule: Schedule, n_draw: int, shape, steps: list[int], seed: int, device: str = "cpu",
-                 chunk: int = 2048, **sampler_options) -> Callable:
+def posthoc_draw(schedule: Schedule, n_draw: int, shape, steps: list[int], seed: int, *,
+                 device: str = "cpu", chunk: int = 2048, **sampler_options) -> Callable:
     """A `draw` for run(): n_draw DDPM samples, then their post-hoc variance over `steps` (metric.posthoc_variance),
     as the paper does for MNIST."""
     def draw(model, g: int, lineage: str):

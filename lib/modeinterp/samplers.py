@@ -40,11 +40,12 @@ class Samples:
     x0_hat: torch.Tensor | None = None  # steps x n_trajectories x ...: x0_hat at each step
 
 
-def ddpm(model, schedule: Schedule, n: int, shape: Sequence[int], generator: torch.Generator,
+def ddpm(model, schedule: Schedule, n: int, shape: Sequence[int], generator: torch.Generator, *,
          n_steps: int | None = None, windows: Sequence[Window] = (), n_trajectories: int = 0,
-         variance: str = "beta", clip: float | None = None, chunk: int = 2048, progress: bool = True,
+         noise: str = "beta", clip: float | None = None, chunk: int = 2048, progress: bool = True,
          aggregations: dict | None = None, processes: int = 1) -> Samples:
-    """DDPM ancestral sampling with noise variance beta_t (as the paper) or the posterior's ('posterior').
+    """DDPM ancestral sampling; noise: the variance of the noise added at each step, beta_t ('beta', as the
+    paper) or the posterior's ('posterior').
 
     clip: clamp x0_hat to [-clip, clip] at every step (images in [-1, 1]: clip=1, as in DDPM's image code).
     aggregations: name -> f(variance map, x0) -> N (e.g. metric.largest_patch(4)), reported in `local` beside the
@@ -52,23 +53,24 @@ def ddpm(model, schedule: Schedule, n: int, shape: Sequence[int], generator: tor
     processes: split the samples by index over this many processes (one GPU each on CUDA; see parallel); the
     model and aggregations must then be picklable. The result does not depend on it (per-sample noise).
     """
-    if variance not in ("beta", "posterior"):
-        raise ValueError(f"variance must be 'beta' or 'posterior'; got {variance!r}")
+    if noise not in ("beta", "posterior"):
+        raise ValueError(f"noise must be 'beta' or 'posterior'; got {noise!r}")
     ts = timesteps(schedule.T, n_steps)
-    advance = EpsAdvance(partial(_ddpm_step, variance), model, schedule.alpha_bar.tolist(), ts, clip)
+    advance = EpsAdvance(partial(_ddpm_step, noise), model, schedule.alpha_bar.tolist(), ts, clip)
     return reverse(advance, ts, n, shape, generator, windows, n_trajectories, chunk, progress, aggregations, processes)
 
 
-def _ddpm_step(variance, x_t, eps, x0_hat, t, ab_t, ab_prev, noise):
-    """One DDPM step from x_t (the last step, noise None, returns the posterior mean)."""
+def _ddpm_step(kind, x_t, eps, x0_hat, t, ab_t, ab_prev, noise):
+    """One DDPM step from x_t with noise of `kind` ('beta' or 'posterior'; the last step, noise None, returns
+    the posterior mean)."""
     mean, posterior_var = diffusion.posterior(x_t, x0_hat, ab_t, ab_prev)
     if noise is None:  # the last step returns the mean
         return mean
-    var = 1 - ab_t / ab_prev if variance == "beta" else posterior_var  # beta_t, or the posterior's
+    var = 1 - ab_t / ab_prev if kind == "beta" else posterior_var  # beta_t, or the posterior's
     return mean + math.sqrt(var) * noise
 
 
-def ddim(model, schedule: Schedule, n: int, shape: Sequence[int], generator: torch.Generator,
+def ddim(model, schedule: Schedule, n: int, shape: Sequence[int], generator: torch.Generator, *,
          n_steps: int | None = None, eta: float | Callable[[int], float] = 0.0, windows: Sequence[Window] = (),
          n_trajectories: int = 0, clip: float | None = None, chunk: int = 2048, progress: bool = True,
          aggregations: dict | None = None, processes: int = 1) -> Samples:

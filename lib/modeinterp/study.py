@@ -46,12 +46,12 @@ def window_study(model, schedule: diffusion.Schedule, n: int, shape, *, sampling
                  n_trajectories: int = 32, aggregations: dict | None = None,
                  paper_name: str = "paper's window", processes: int = 1) -> WindowStudy:
     """Probe n_trajectories full trajectories (seed + 1) for the decision window, then draw n samples (seed) with
-    strided DDPM (posterior variance, x0_hat clipped to [-1, 1]) and the metric over every window, split over
+    strided DDPM (posterior noise, x0_hat clipped to [-1, 1]) and the metric over every window, split over
     `processes` processes (see samplers.ddpm; the probe runs in this one).
     Windows are given as fractions of T: paper_window one pair, candidate_windows a list of pairs."""
     T = schedule.T
     ts = windows.timesteps(T, sampling_steps)
-    options = dict(n_steps=sampling_steps, variance="posterior", clip=1.0, chunk=chunk)
+    options = dict(n_steps=sampling_steps, noise="posterior", clip=1.0, chunk=chunk)
     probe = samplers.ddpm(model, schedule, n_trajectories, shape, generator(seed + 1, device),
                           n_trajectories=n_trajectories, **options)
     agreement = metric.agreement(probe.x0_hat, probe.x0)

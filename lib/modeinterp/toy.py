@@ -10,7 +10,7 @@ from .nets import ToyMLP
 from .runtime import generator
 
 
-def toy_config(name: str, means, std: float, n_train: int, T: int, steps: int, batch: int, lr: float,
+def toy_config(name: str, means, std: float, *, n_train: int, T: int, steps: int, batch: int, lr: float,
                seed: int, width: int = 128, n_blocks: int = 3, shared_blocks: bool = False,
                schedule: str = "linear", low_t_share: float = 0.0, low_t_max: int = 50,
                warmup: float = 0.05) -> dict:
