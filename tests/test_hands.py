@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from modeinterp import hands
+from modeinterp import hands, pixels
 from modeinterp.params import ParameterError
 
 EIGHT = np.ones((3, 3), bool)
@@ -55,7 +55,7 @@ def test_every_hand_is_one_component_inside_the_canvas(five):
     assert border.max() == 0  # the 1 px margin
     structure = np.pad(EIGHT[None], ((1, 1), (0, 0), (0, 0)))
     assert ndimage.label(images > 0.5, structure=structure)[1] == len(images)
-    area = hands.foreground_pixels(images)
+    area = pixels.foreground_pixels(images)
     assert np.array_equal(area, (images > 0.5).sum((1, 2))) and 100 < area.min() and area.max() < 400
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from modeinterp import shapes
+from modeinterp import pixels, shapes
 
 N = 5000
 EIGHT = np.ones((3, 3), bool)
@@ -46,8 +46,8 @@ def test_every_image_holds_one_to_three_whole_shapes_in_their_own_strips(data):
     areas = shapes.shape_areas(64)
     assert 60 <= areas.min() and areas.max() <= 70
     # each strip holds exactly its kind's area, or nothing
-    assert np.array_equal(shapes.strip_foreground_pixels(images), present * areas)
-    assert np.array_equal(shapes.foreground_pixels(images), present @ areas)
+    assert np.array_equal(pixels.strip_foreground_pixels(images), present * areas)
+    assert np.array_equal(pixels.foreground_pixels(images), present @ areas)
     # each shape is one 8-connected component, so components = shapes
     structure = np.pad(EIGHT[None], ((1, 1), (0, 0), (0, 0)))
     assert ndimage.label(images > 0.5, structure=structure)[1] == present.sum()
@@ -139,17 +139,9 @@ def test_small_isolated_noise_is_ignored(data):
     counts, labels = shapes.count_shapes(x)
     assert np.array_equal(counts, shapes.counts_from_metadata(meta[:500])) and (labels == "in_support").all()
     noisy = images + np.random.default_rng(1).normal(0, 0.2, images.shape).astype(np.float32)
-    assert (shapes.foreground_pixels(noisy) > shapes.foreground_pixels(images)).mean() > 0.9  # noise is there
+    assert (pixels.foreground_pixels(noisy) > pixels.foreground_pixels(images)).mean() > 0.9  # noise is there
     counts, labels = shapes.count_shapes(noisy)
     assert np.mean((counts == shapes.counts_from_metadata(meta)).all(1)) > 0.99
-
-
-def test_model_range_round_trip():
-    images, _ = shapes.make_shapes(3, seed=0)
-    signed = shapes.to_signed(images)
-    assert signed.min() == -1 and signed.max() == 1
-    assert np.array_equal(shapes.to_unit(signed), images)
-    assert shapes.to_unit([[-3.0, 3.0]]).tolist() == [[0, 1]]
 
 
 @pytest.mark.parametrize("call, message", [

@@ -18,6 +18,7 @@ Modules, one concept each:
   parallel   several processes through accelerate: data-parallel training, sampling split by sample index
   toy        training the toy MLP on a mixture, end to end, from one configuration
   images     training an image model (U-Net, or MLP for tiny images), from one configuration
+  pixels     pixel handling shared by the image datasets: value ranges, foreground counts, strips
   shapes     the simple-shapes images: seeded generator and shape counter
   hands      procedural hands with a finger counter; the 11k Hands loader
   digits     scikit-learn's 8x8 digits and MNIST from its IDX files

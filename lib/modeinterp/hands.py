@@ -30,7 +30,7 @@ continuous pixel coordinates (pixel (i, j) spans [i, i + 1) x [j, j + 1)), palm 
 angles (degrees from up, thumb first), and starts, ends, widths of the finger capsules in px in hand
 coordinates (before mirroring and rotation; thumb first).
 
-Counter (count_fingers), which looks only at pixels: threshold at 0.5 (FOREGROUND, as in shapes), keep the
+Counter (count_fingers), which looks only at pixels: threshold at 0.5 (pixels.FOREGROUND), keep the
 largest 8-connected component (detached blobs are ignored); the palm radius r is the maximum of its Euclidean
 distance transform and the palm centre the centroid of the palm core, the pixels at distance >= CORE x r
 (fingers are far thinner than the palm, so the core is the middle of the palm; on the drawn hands the
@@ -57,7 +57,7 @@ from scipy import ndimage
 
 from . import params
 from .files import atomic
-from .shapes import FOREGROUND, as_images, foreground_pixels, to_signed, to_unit  # noqa: F401 (re-exported)
+from .pixels import FOREGROUND, as_images
 
 FIVE = 5  # a hand with any other count is "hallucinated"
 UNLABELLED = -2  # label_counts: a sample nobody labelled
@@ -109,7 +109,7 @@ def make_hands(n: int, seed: int, size: int = DEFAULT_SIZE, fingers=FIVE) -> tup
 
 def count_fingers(images) -> np.ndarray:
     """Fingers per image (int, -1 where no hand can be read), from the pixels alone."""
-    return np.array([_count_one(image) for image in as_images(images)], dtype=int).reshape(-1)
+    return np.array([_count_one(image) for image in as_images(images, MIN_SIZE)], dtype=int).reshape(-1)
 
 
 def hand_labels(counts) -> np.ndarray:
@@ -165,7 +165,7 @@ def save_for_labelling(images, folder) -> Path:
     """Write each image (in [0, 1]) as folder/<sample>.png and a labels template folder/labels.csv to fill in."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    x = as_images(images)
+    x = as_images(images, MIN_SIZE)
     for i, image in enumerate(x):
         with atomic(folder / f"{i:05d}.png") as tmp:
             Image.fromarray((255 * np.clip(image, 0, 1)).round().astype(np.uint8)).save(tmp, format="PNG")

@@ -11,6 +11,7 @@ import torch
 
 from .diffusion import Schedule, predict_x0, q_sample
 from .noise import Streams, run_seed
+from .pixels import strip_edges
 
 
 class Welford:
@@ -57,15 +58,14 @@ def _largest_patch(side: int, v: torch.Tensor, x0: torch.Tensor) -> torch.Tensor
 
 
 def largest_strip(n_strips: int):
-    """The largest mean variance over n_strips vertical strips of width W // n_strips (the last takes the rest)."""
+    """The largest mean variance over n_strips vertical strips (see pixels.strip_edges)."""
     if n_strips < 1:
         raise ValueError(f"n_strips must be a positive integer; got {n_strips}")
     return partial(_largest_strip, n_strips)
 
 
 def _largest_strip(n_strips: int, v: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
-    width = v.shape[-1] // n_strips
-    edges = [i * width for i in range(n_strips)] + [v.shape[-1]]
+    edges = strip_edges(v.shape[-1], n_strips)
     return torch.stack([v[..., a:b].flatten(1).mean(1) for a, b in zip(edges, edges[1:])], 1).amax(1)
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from scipy import ndimage
 
 from . import params
+from .pixels import FOREGROUND, as_images
 
 KINDS = ("triangle", "square", "pentagon")  # one per strip, left to right
 LABELS = ("in_support", "hallucinated", "invalid")
@@ -36,7 +37,6 @@ PAPER_SIZE = 64
 MIN_SIZE = 32  # below this a shape has fewer than ~16 pixels and loses its form
 MARGIN = 1  # px kept empty at each strip border and at the canvas border
 P_PRESENT = 0.5
-FOREGROUND = 0.5  # a pixel is foreground if its value is above this
 NOISE_FRACTION = 0.25  # components below this fraction of the smallest shape area are noise (< 16 px at 64)
 MERGE_FACTOR = 1.5  # components above this multiple of their strip's shape area hold >= 2 copies (> 96 px)
 
@@ -94,7 +94,7 @@ def count_shapes(images) -> tuple[np.ndarray, np.ndarray]:
     times its strip's shape area is a merge of round(area / shape area) >= 2 copies. Labels: "invalid" (a
     straddling component, or no shape), else "hallucinated" (some strip holds >= 2 copies), else "in_support".
     """
-    x = as_images(images)
+    x = as_images(images, MIN_SIZE)
     size, strip = x.shape[-1], x.shape[-1] // 3
     areas = shape_areas(size)
     eight_in_plane = np.pad(np.ones((1, 3, 3), bool), ((1, 1), (0, 0), (0, 0)))  # never across images
@@ -120,29 +120,6 @@ def hallucinated(images) -> np.ndarray:
     return count_shapes(images)[1] == "hallucinated"
 
 
-def foreground_pixels(images) -> np.ndarray:
-    """Baseline: the number of pixels above 0.5 per image (shape n)."""
-    return (as_images(images) > FOREGROUND).sum((1, 2))
-
-
-def strip_foreground_pixels(images) -> np.ndarray:
-    """Baseline: pixels above 0.5 per strip (n x 3); columns past the third strip count in the last one."""
-    x = as_images(images) > FOREGROUND
-    strip = x.shape[-1] // 3
-    return np.stack([x[:, :, :strip].sum((1, 2)), x[:, :, strip:2 * strip].sum((1, 2)),
-                     x[:, :, 2 * strip:].sum((1, 2))], 1)
-
-
-def to_signed(images) -> np.ndarray:
-    """Map [0, 1] images to [-1, 1], the range a diffusion model is trained on."""
-    return 2 * np.asarray(images, dtype=np.float32) - 1
-
-
-def to_unit(x) -> np.ndarray:
-    """Map [-1, 1] model outputs back to [0, 1], clipped, for the counter."""
-    return np.clip((np.asarray(x, dtype=np.float32) + 1) / 2, 0, 1)
-
-
 def _presence(n, rng):
     """n rows of three independent Bernoulli(P_PRESENT) draws, redrawing rows with no shape."""
     rows = np.zeros((0, 3), dtype=bool)
@@ -162,14 +139,3 @@ def _polygon(vertices, eps=1e-9):
     inside = (cross >= -eps).all(0) | (cross <= eps).all(0)
     r, c = np.nonzero(inside)
     return inside[r.min():r.max() + 1, c.min():c.max() + 1]
-
-
-def as_images(images) -> np.ndarray:
-    """Images as a float array n x size x size (a channel axis of 1 is dropped)."""
-    x = np.asarray(images, dtype=np.float32)
-    if x.ndim == 4 and x.shape[1] == 1:
-        x = x[:, 0]
-    if x.ndim != 3 or x.shape[1] != x.shape[2] or x.shape[2] < MIN_SIZE:
-        raise ValueError(f"images must be n x size x size (or n x 1 x size x size) with size >= {MIN_SIZE}; "
-                         f"got shape {x.shape}")
-    return x

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import detection, diffusion, images, metric, params, samplers, shapes, train, windows
+from . import detection, diffusion, images, metric, params, pixels, samplers, shapes, train, windows
 from .files import atomic
 from .runtime import generator, setup
 
@@ -161,7 +161,7 @@ def _train(s: dict, work: Path, device: str = "cpu") -> None:
     setup(s["seed"])
     if all(_checkpoint_path(work, c).exists() for c in s["checkpoints"]):
         return
-    x = torch.from_numpy(shapes.to_signed(shapes.make_shapes(s["n_train"], s["seed"], s["size"])[0]))[:, None]
+    x = torch.from_numpy(pixels.to_signed(shapes.make_shapes(s["n_train"], s["seed"], s["size"])[0]))[:, None]
 
     def keep(step, model):
         if step in s["checkpoints"]:
@@ -189,7 +189,7 @@ def evaluate(s: dict, work: Path, step: int, seed: int, device: str = "cpu") -> 
                       candidate_windows=params.intervals("candidate_windows", s["candidate_windows"]),
                       seed=seed, device=device, chunk=s["chunk"], n_trajectories=s["n_trajectories"],
                       aggregations=image_aggregations(s["size"], n_strips=3), paper_name="paper's window")
-    x = shapes.to_unit(ws.run.x0[:, 0].numpy())
+    x = pixels.to_unit(ws.run.x0[:, 0].numpy())
     counts, labels = shapes.count_shapes(x)
     keep = labels != "invalid"
     hal, groups = labels[keep] == "hallucinated", counts[keep].sum(1)
@@ -204,8 +204,8 @@ def evaluate(s: dict, work: Path, step: int, seed: int, device: str = "cpu") -> 
         record["windows"][aggregation] = {**ws.named, detection.BEST: best}
         record["detection"][aggregation] = {
             name: _row(r, *half_sizes[detection.BEST if name == detection.BEST else "all"]) for name, r in rows.items()}
-    baselines = {"foreground pixels": shapes.foreground_pixels(x)[keep],
-                 "largest strip's foreground pixels": shapes.strip_foreground_pixels(x)[keep].max(1)}
+    baselines = {"foreground pixels": pixels.foreground_pixels(x)[keep],
+                 "largest strip's foreground pixels": pixels.strip_foreground_pixels(x)[keep].max(1)}
     record["detection"]["no trajectory"] = {
         name: _row(detection.detection(b, hal, s["retention"], groups), *half_sizes["all"])
         for name, b in baselines.items()}
