@@ -11,7 +11,7 @@ sys.path.insert(0, str(ROOT / "ci"))
 import gpu_check  # noqa: E402
 import run_notebooks  # noqa: E402
 
-from modeinterp import digits, hands  # noqa: E402
+from modeinterp import digits, hands, labels  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 OVERRIDES = gpu_check.overrides()
@@ -58,9 +58,9 @@ def test_the_11k_hands_stand_in_loads_with_the_real_loader(tmp_path):
 
 def test_the_hand_labels_hold_both_kinds_in_each_half_and_leave_some_unlabelled(tmp_path):
     path = gpu_check.write_hand_labels(tmp_path / "labels.csv", 100)
-    counts = hands.label_counts(hands.read_labels(path), 100)
-    labelled = counts[counts != hands.UNLABELLED]
-    assert 0 < (counts == hands.UNLABELLED).sum() < 100 and -1 in labelled
+    counts = labels.label_counts(labels.read_labels(path), 100)
+    labelled = counts[counts != labels.UNLABELLED]
+    assert 0 < (counts == labels.UNLABELLED).sum() < 100 and -1 in labelled
     for half in (labelled[::2], labelled[1::2]):
         assert 0 < hands.hand_labels(half).sum() < len(half)
 

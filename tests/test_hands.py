@@ -225,29 +225,3 @@ def test_load_11k_hands_errors(fake_11k, tmp_path_factory):
     (fake_11k / "HandInfo.csv").write_text("id,accessories,aspectOfHand,imageName\n1,1,dorsal right,a.jpg\n")
     with pytest.raises(ValueError, match="no 11k Hands image without accessories"):
         hands.load_11k_hands(fake_11k)
-
-
-def test_read_labels(tmp_path):
-    good = tmp_path / "labels.csv"
-    good.write_text("sample,fingers\n0,5\n3,6\n7,-1\n\n12,4\n")
-    assert hands.read_labels(good) == {0: 5, 3: 6, 7: -1, 12: 4}
-    bad = {"sample,count\n0,5\n": "line 1", "": "line 1", "sample,fingers\n0,5\n1,five\n": "line 3",
-           "sample,fingers\n0,5\n1,5,2\n": "line 3", "sample,fingers\n0,5\n0,4\n": "line 3",
-           "sample,fingers\n-1,5\n": "line 2", "sample,fingers\n0,-2\n": "line 2"}
-    for text, line in bad.items():
-        good.write_text(text)
-        with pytest.raises(ValueError, match=line):
-            hands.read_labels(good)
-
-
-def test_labelling_round_trip(tmp_path):
-    images, _ = hands.make_hands(3, seed=0)
-    folder = hands.save_for_labelling(images, tmp_path / "samples")
-    assert sorted(p.name for p in folder.glob("*.png")) == ["00000.png", "00001.png", "00002.png"]
-    template = (folder / "labels.csv").read_text()
-    assert hands.read_labels(folder / "labels.csv") == {}  # nothing labelled yet
-    (folder / "labels.csv").write_text(template.replace("0,\n", "0,5\n").replace("2,\n", "2,6\n"))
-    counts = hands.label_counts(hands.read_labels(folder / "labels.csv"), 3)
-    assert counts.tolist() == [5, hands.UNLABELLED, 6]
-    with pytest.raises(ValueError, match="outside"):
-        hands.label_counts({7: 5}, 3)

@@ -21,6 +21,7 @@ Modules, one concept each:
   pixels     pixel handling shared by the image datasets: value ranges, foreground counts, strips
   shapes     the simple-shapes images: seeded generator and shape counter
   hands      procedural hands with a finger counter; the 11k Hands loader
+  labels     hand labels of generated samples: written out for labelling, read back
   digits     scikit-learn's 8x8 digits and MNIST from its IDX files
   quality    FID, precision and recall in the features of a small digit classifier
   recursive  recursive training: generations, lineages, filtering strategies

@@ -56,11 +56,9 @@ from PIL import Image
 from scipy import ndimage
 
 from . import params
-from .files import atomic
 from .pixels import FOREGROUND, as_images
 
 FIVE = 5  # a hand with any other count is "hallucinated"
-UNLABELLED = -2  # label_counts: a sample nobody labelled
 MIN_FINGERS, MAX_FINGERS = 1, 7
 MIN_SIZE, SIZE_STEP, DEFAULT_SIZE = 32, 16, 32
 UNIT = 32  # lengths below are pixels at this size
@@ -130,48 +128,6 @@ def load_11k_hands(folder, n: int = 5000, size: int = 128, seed: int = 0,
         names = [names[i] for i in np.sort(rng.choice(len(names), n, replace=False))]
     images = np.stack([_load_jpeg(folder / "Hands" / name, size) for name in names])
     return images, names
-
-
-def read_labels(path) -> dict[int, int]:
-    """Finger counts from a CSV with header `sample,fingers` (sample id -> count, -1 for unreadable)."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.reader(f))
-    header = ",".join(rows[0]) if rows else ""
-    if [c.strip() for c in header.split(",")] != ["sample", "fingers"]:
-        raise ValueError(f"{path}, line 1: the header must be 'sample,fingers'; got {header!r}")
-    labels = {}
-    for line, row in enumerate(rows[1:], start=2):
-        if not any(c.strip() for c in row) or (len(row) == 2 and not row[1].strip()):
-            continue  # a blank line, or a sample not labelled yet (as in save_for_labelling's template)
-        sample, fingers = _label_row(path, line, row)
-        if sample in labels:
-            raise ValueError(f"{path}, line {line}: sample {sample} is labelled twice")
-        labels[sample] = fingers
-    return labels
-
-
-def label_counts(labels: dict[int, int], n: int) -> np.ndarray:
-    """Finger counts of samples 0..n-1 from hand labels (see read_labels); UNLABELLED where a sample has none."""
-    n = params.integer("n", n, low=1)
-    outside = sorted(k for k in labels if not 0 <= k < n)
-    if outside:
-        raise ValueError(f"labels name samples outside 0..{n - 1}: {outside[:5]}")
-    counts = np.full(n, UNLABELLED, dtype=int)
-    counts[list(labels)] = list(labels.values())
-    return counts
-
-
-def save_for_labelling(images, folder) -> Path:
-    """Write each image (in [0, 1]) as folder/<sample>.png and a labels template folder/labels.csv to fill in."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    x = as_images(images, MIN_SIZE)
-    for i, image in enumerate(x):
-        with atomic(folder / f"{i:05d}.png") as tmp:
-            Image.fromarray((255 * np.clip(image, 0, 1)).round().astype(np.uint8)).save(tmp, format="PNG")
-    with atomic(folder / "labels.csv") as tmp:
-        tmp.write_text("sample,fingers\n" + "".join(f"{i},\n" for i in range(len(x))))
-    return folder
 
 
 # ---- generator
@@ -409,17 +365,3 @@ def _load_jpeg(path, size):
         image.draft("L", (size, size))  # JPEG decoding at a reduced scale, still >= size
         gray = image.convert("L").resize((size, size), Image.Resampling.LANCZOS)
     return np.asarray(gray, dtype=np.float32) / 255
-
-
-def _label_row(path, line, row):
-    """(sample, fingers) of one labels row, with a ValueError naming the line."""
-    text = ",".join(row)
-    try:
-        sample, fingers = (int(c) for c in row) if len(row) == 2 else (None, None)
-    except ValueError:
-        sample = None
-    if sample is None:
-        raise ValueError(f"{path}, line {line}: expected two integers 'sample,fingers'; got {text!r}")
-    if sample < 0 or fingers < -1:
-        raise ValueError(f"{path}, line {line}: sample must be >= 0 and fingers >= -1; got {text!r}")
-    return sample, fingers
