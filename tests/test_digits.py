@@ -8,6 +8,8 @@ import torch
 from modeinterp import digits
 from modeinterp.params import ParameterError
 
+from helpers import holdout
+
 
 def write_mnist(folder, n=50, split="train", gz=False, n_labels=None):
     """Small MNIST-like IDX files in `folder`; returns the uint8 images and labels written."""
@@ -107,10 +109,10 @@ def test_load_validates_its_parameters(tmp_path):
 
 def test_holdout_is_seeded_and_disjoint():
     x, y = torch.arange(100.0)[:, None], torch.arange(100)
-    a = digits.holdout(x, y, seed=3)
+    a = holdout(x, y, seed=3)
     assert [len(t) for t in a] == [80, 80, 20, 20]
-    assert torch.equal(a[2], digits.holdout(x, y, seed=3)[2])
-    assert not torch.equal(a[2], digits.holdout(x, y, seed=4)[2])
+    assert torch.equal(a[2], holdout(x, y, seed=3)[2])
+    assert not torch.equal(a[2], holdout(x, y, seed=4)[2])
     assert sorted(torch.cat([a[1], a[3]]).tolist()) == list(range(100))
 
 

@@ -7,6 +7,8 @@ from modeinterp import digits, quality, setup
 from modeinterp.params import ParameterError
 from modeinterp.runtime import generator
 
+from helpers import holdout
+
 
 def exact_sample(mean, cov, n, rng):
     """n points whose sample mean and (unbiased) sample covariance are exactly `mean` and `cov`."""
@@ -101,7 +103,7 @@ def test_feature_sets_are_validated():
 def trained():
     """The classifier on 80% of sklearn's digits (seed 0), the held-out 20%, and the features of both."""
     setup(0, 1)
-    x_train, y_train, x_test, y_test = digits.holdout(*digits.load_digits(), seed=0)
+    x_train, y_train, x_test, y_test = holdout(*digits.load_digits(), seed=0)
     model = quality.train_classifier(x_train, y_train, seed=0)
     return model, x_train, x_test, y_test
 

@@ -8,6 +8,8 @@ import torch
 from modeinterp import toy, train
 from modeinterp.runtime import generator
 
+from helpers import cached
+
 TINY = dict(means=[1.0, 2.0], std=0.05, n_train=500, T=20, steps=30, batch=64, lr=1e-3, seed=0, width=16)
 
 
@@ -55,18 +57,18 @@ def test_cache_trains_once_then_loads(tmp_path):
         calls.append(cfg)
         return toy.train_toy(cfg, progress=False)
 
-    first = train.cached(tiny(), trainer, tmp_path)
-    second = train.cached(tiny(), trainer, tmp_path)
+    first = cached(tiny(), trainer, tmp_path)
+    second = cached(tiny(), trainer, tmp_path)
     assert len(calls) == 1 and first["config"] == second["config"]
     assert all(torch.equal(first["state"][k], second["state"][k]) for k in first["state"])
-    train.cached(tiny(lr=2e-3), trainer, tmp_path)  # another configuration is another model
+    cached(tiny(lr=2e-3), trainer, tmp_path)  # another configuration is another model
     assert len(calls) == 2 and len(list(tmp_path.glob("*.pt"))) == 2
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
 def test_a_truncated_or_corrupt_file_is_retrained_never_used(tmp_path, damage):
     cfg = tiny()
-    good = train.cached(cfg, lambda c: toy.train_toy(c, progress=False), tmp_path)
+    good = cached(cfg, lambda c: toy.train_toy(c, progress=False), tmp_path)
     path = train.cache_path(cfg, tmp_path)
     raw = path.read_bytes()
     path.write_bytes(raw[: len(raw) // 2] if damage == "truncate" else raw[:-10] + bytes(10))
@@ -74,7 +76,7 @@ def test_a_truncated_or_corrupt_file_is_retrained_never_used(tmp_path, damage):
         train.load(path)
     calls = []
     with pytest.warns(UserWarning, match="unreadable"):
-        again = train.cached(cfg, lambda c: calls.append(1) or toy.train_toy(c, progress=False), tmp_path)
+        again = cached(cfg, lambda c: calls.append(1) or toy.train_toy(c, progress=False), tmp_path)
     assert calls == [1]
     assert all(torch.equal(good["state"][k], again["state"][k]) for k in good["state"])
     train.load(path)  # repaired
@@ -97,7 +99,7 @@ def test_a_write_interrupted_half_way_leaves_the_old_file_and_no_debris(tmp_path
 def test_readonly_cache_refuses_to_train(tmp_path, monkeypatch):
     monkeypatch.setenv(train.CACHE_ENV, "readonly")
     with pytest.raises(RuntimeError, match="make models"):
-        train.cached(tiny(), lambda c: pytest.fail("trained"), tmp_path)
+        cached(tiny(), lambda c: pytest.fail("trained"), tmp_path)
 
 
 def test_config_key_is_stable_and_order_free():

@@ -12,7 +12,7 @@ import numpy as np
 import sklearn.datasets
 import torch
 
-from . import params, runtime
+from . import params
 
 MNIST_URL = "https://yann.lecun.com/exdb/mnist/"
 IMAGES_MAGIC, LABELS_MAGIC = 0x00000803, 0x00000801  # uint8 (0x08), with 3 or 1 dimensions
@@ -52,20 +52,6 @@ def load_mnist(folder, split: str = "train") -> tuple[torch.Tensor, torch.Tensor
                          f"{len(labels)} labels")
     x = torch.from_numpy(images.astype(np.float32) / 127.5 - 1.0)[:, None]
     return x, torch.from_numpy(labels.astype(np.int64))
-
-
-def holdout(images: torch.Tensor, labels: torch.Tensor, seed: int,
-            test: float = 0.2) -> tuple[torch.Tensor, ...]:
-    """A seeded random split: (train x, train y, test x, test y), with a share `test` of rows held out."""
-    if len(images) != len(labels):
-        raise ValueError(f"images and labels must have the same length; got {len(images)} and {len(labels)}")
-    params.real("test", test, 0.0, 1.0, low_open=True)
-    order = torch.randperm(len(images), generator=runtime.generator(seed))
-    n_test = int(round(test * len(images)))
-    if not 0 < n_test < len(images):
-        params.fail("test", f"a fraction leaving rows on both sides of a split of {len(images)} rows", test)
-    held, kept = order[:n_test], order[n_test:]
-    return images[kept], labels[kept], images[held], labels[held]
 
 
 def _find(folder: Path, name: str, partner: str) -> Path:

@@ -263,8 +263,3 @@ def trained_models(configs: list[dict], build: Callable[[dict], torch.nn.Module]
         model.load_state_dict(payload["state"])
         out.append((model.to(device).eval(), payload))
     return out
-
-
-def cached(config: dict, train: Callable[[dict], dict], cache_dir) -> dict:
-    """The payload trained from `config`: loaded from the cache, or trained by `train(config)` and stored."""
-    return cached_many([config], train, cache_dir)[0]
