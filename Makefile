@@ -35,7 +35,7 @@ study: env  ## the training-budget study of the shapes (about an hour on 2 cores
 models: env  ## remake every shipped model from scratch by running the notebooks at their defaults
 	$(BIN)/python ci/make_models.py
 
-readme: env  ## regenerate the README results table from figures/*/claims.json
+readme: env  ## regenerate the README results table (figures/*/claims.json) and its links (ci/links.yaml)
 	$(BIN)/python ci/readme_table.py
 
 clean-venv:
