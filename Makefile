@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.modeinterp-installed
 DEVICE ?= cuda
 
-.PHONY: env reproduce test paper gpu-check models benchmark readme clean-venv study
+.PHONY: env reproduce test paper gpu-check browser-check models benchmark readme clean-venv study
 
 env: $(STAMP)
 
@@ -28,6 +28,9 @@ paper: env  ## the paper's scale (use a GPU): outputs go to runs/paper/, the com
 
 gpu-check: env  ## every notebook at the paper's shapes, shortened (ci/gpu_check.yaml), on DEVICE (cuda; cpu works too): outputs in runs/gpu-check/
 	$(BIN)/python ci/gpu_check.py --device $(DEVICE)
+
+browser-check: env  ## notebook 01 run in JupyterLab in headless Chromium (`apt-get install chromium`): screenshot in runs/browser-check/
+	$(BIN)/python ci/browser_check.py
 
 study: env  ## the training-budget study of the shapes (about an hour on 2 cores): figures/06_training_budget/study.json
 	$(BIN)/python ci/study.py
