@@ -8,7 +8,7 @@ DEVICE ?= cuda
 # notebooks (and test files) run at once by `make reproduce` and `make test`, one thread each
 JOBS   ?= 2
 
-.PHONY: env reproduce test paper gpu-check models benchmark readme clean-venv study
+.PHONY: env reproduce test paper gpu-check browser-check models benchmark readme clean-venv study
 
 env: $(STAMP)
 
@@ -31,13 +31,16 @@ paper: env  ## the paper's scale (use a GPU; every GPU found trains and samples 
 gpu-check: env  ## every notebook at the paper's shapes, shortened (ci/gpu_check.yaml), on DEVICE (cuda; cpu works too): outputs in runs/gpu-check/
 	$(BIN)/python ci/gpu_check.py --device $(DEVICE)
 
+browser-check: env  ## notebook 01 run in JupyterLab in headless Chromium (`apt-get install chromium`): screenshot in runs/browser-check/
+	$(BIN)/python ci/browser_check.py
+
 study: env  ## the training-budget study of the shapes (about an hour on 2 cores): figures/06_training_budget/study.json
 	$(BIN)/python ci/study.py
 
 models: env  ## remake every shipped model from scratch by running the notebooks at their defaults
 	$(BIN)/python ci/make_models.py
 
-readme: env  ## regenerate the README results table from figures/*/claims.json
+readme: env  ## regenerate the README results table (figures/*/claims.json) and its links (ci/links.yaml)
 	$(BIN)/python ci/readme_table.py
 
 clean-venv:

@@ -2,11 +2,13 @@
 
     make benchmark        # or: python ci/benchmark.py      (about 6 minutes on 2 cores; not part of the tests)
     python ci/benchmark.py processes   # only training throughput in 1 and 2 CPU processes (data-parallel)
+    python ci/benchmark.py bf16        # only notebook 03's sampling in fp32 against bf16 autocast
 
 Every ratio is measured in this run, on one thread per process (the library's default; see README).
 Minutes per notebook come from figures/timings.json, written by the last `make models` (cold cache: every
 model trained) and `make reproduce` (warm cache: the shipped models) on this kind of machine.
 """
+import ast
 import contextlib
 import io
 import json
@@ -16,10 +18,13 @@ import time
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+import papermill as pm
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from modeinterp import diffusion, metric, parallel, samplers, setup, train
+from modeinterp import (detection, diffusion, images, metric, parallel, pixels, samplers, setup, shapes, train,
+                        windows)
 from modeinterp.files import atomic
 from modeinterp.nets import ToyMLP, UNet, sinusoidal_embedding
 from modeinterp.noise import Streams, run_seed
@@ -193,6 +198,52 @@ def sampler_speed(width: int = 128, n: int = 10_000, T: int = 1000) -> dict:
     return {"ours_s": ours, "plain_s": plain, "ours_gflops": per_call * n * T / ours / 1e9}
 
 
+class Autocast(torch.nn.Module):
+    """model(x_t, t) computed under bfloat16 autocast, returned in float32."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, t):
+        with torch.autocast(x.device.type, dtype=torch.bfloat16):
+            return self.model(x, t).float()
+
+
+def notebook_defaults(stem: str) -> dict:
+    """A notebook's default parameters, read from its parameters cell."""
+    inspected = pm.inspect_notebook(str(ROOT / "notebooks" / f"{stem}.ipynb"))
+    return {name: ast.literal_eval(p["default"]) for name, p in inspected.items()}
+
+
+def bf16_sampling(n: int = 200) -> dict:
+    """Notebook 03's shipped U-Net and sampler in fp32 and under bf16 autocast, from the same noise: seconds, how
+    many samples the shape counter reads differently, and the metric over the last 10 steps (its change per
+    sample, its AUROC)."""
+    setup(0, 1)
+    p = notebook_defaults("03_simple_shapes")
+    config = images.image_config("shapes", p["size"], p["T"], p["train_steps"], p["batch"], p["lr"], p["seed"],
+                                 arch=dict(fold=p["fold"], base=p["base"]), ema=p["ema"], n_train=p["n_train"])
+    (model, _), = images.image_models([config], ROOT / "models")
+    schedule = diffusion.make_schedule(config["schedule"], p["T"])
+    window = windows.last_visited(p["T"], p["sampling_steps"], 10)
+    out = {}
+    for name, m in (("fp32", model), ("bf16", Autocast(model))):
+        start = time.perf_counter()
+        run = samplers.ddpm(m, schedule, n, (1, p["size"], p["size"]), generator(p["seed"]), windows=[window],
+                            n_steps=p["sampling_steps"], noise="posterior", clip=1.0, chunk=p["chunk"],
+                            progress=False)
+        counts, labels = shapes.count_shapes(pixels.to_unit(run.x0[:, 0].numpy()))
+        out[name] = dict(seconds=time.perf_counter() - start, counts=counts, hallucinated=labels == "hallucinated",
+                         variance=run.variance[window].numpy())
+    a, b = out["fp32"], out["bf16"]
+    return {"n": n, "fp32_s": a["seconds"], "bf16_s": b["seconds"],
+            "counts_differ": int((a["counts"] != b["counts"]).any(1).sum()),
+            "hallucinated": (int(a["hallucinated"].sum()), int(b["hallucinated"].sum())),
+            "variance_change": float(np.median(np.abs(b["variance"] / a["variance"] - 1))),
+            "auroc": tuple(detection.auroc(o["variance"], o["hallucinated"]) for o in (a, b))}
+
+
 def main() -> None:
     setup(0, 1)
     print("one thread per process; fp32 unless stated\n")
@@ -225,6 +276,13 @@ def main() -> None:
     print(f"\nsampler against a plain implementation of the same MLP (time embedding per sample, no chunks), "
           f"N=10,000, T=1,000:\n  ours {s['ours_s']:.1f} s, plain {s['plain_s']:.1f} s: {s['plain_s'] / s['ours_s']:.1f}x "
           f"faster; ours runs at {s['ours_gflops']:.1f} GFLOP/s = {s['ours_gflops'] / peak:.0%} of peak")
+    b = in_fresh_process(bf16_sampling)
+    print(f"\nsampling notebook 03's U-Net ({b['n']} images, its sampler and seed), fp32 against bf16 autocast from the "
+          f"same noise:\n  fp32 {b['fp32_s']:.1f} s, bf16 {b['bf16_s']:.1f} s: {b['fp32_s'] / b['bf16_s']:.2f}x faster; "
+          f"{b['counts_differ']} of {b['n']} samples counted differently (hallucinated: {b['hallucinated'][0]} and "
+          f"{b['hallucinated'][1]});\n  the metric over the last 10 steps moves by a median {b['variance_change']:.1%} "
+          f"per sample (AUROC {b['auroc'][0]:.3f} and {b['auroc'][1]:.3f}): more than rounding, so the notebooks "
+          f"sample in fp32")
     _notebook_minutes()
 
 
@@ -244,17 +302,24 @@ def _notebook_minutes() -> None:
     if not path.exists():
         print("  no figures/timings.json yet: run `make models` and `make reproduce`")
         return
-    table = json.loads(path.read_text())
+    timings = json.loads(path.read_text())
+    table, runs = timings["notebooks"], timings["runs"]
     for stem, t in sorted(table.items()):
         print(f"  {stem:<24} cold {t.get('cold', float('nan')):5.1f}   warm {t.get('warm', float('nan')):5.1f}")
     total = {k: sum(t.get(k, float("nan")) for t in table.values()) for k in ("cold", "warm")}
-    print(f"  {'all notebooks':<24} cold {total['cold']:5.1f}   warm {total['warm']:5.1f}   "
-          f"(the test command re-executes every notebook warm and must stay under ~30 min in all)")
+    print(f"  {'sum':<24} cold {total['cold']:5.1f}   warm {total['warm']:5.1f}")
+    for kind in ("cold", "warm"):
+        if kind in runs:
+            r = runs[kind]
+            print(f"  {kind} run, wall-clock: {r['minutes']:.1f} min with {r['jobs']} notebook(s) at once")
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["processes"]:  # only the 1-vs-2-process training throughput; nothing written
         training_processes()
+        sys.exit()
+    if sys.argv[1:] == ["bf16"]:  # only fp32 against bf16 sampling of notebook 03's U-Net; nothing written
+        print(bf16_sampling())
         sys.exit()
     start = time.perf_counter()
     buffer = io.StringIO()

@@ -1,15 +1,26 @@
-"""Generate the README's results table (paper vs ours) from figures/*/claims.json.
+"""Generate the README's results table (paper vs ours) from figures/*/claims.json, its benchmark figures, and
+its Binder and Colab links (with the notebooks' Colab clone command) from ci/links.yaml.
 
-    python ci/readme_table.py           # rewrite the table between the markers in README.md
-    python ci/readme_table.py --check   # exit 1 if README.md is out of date
+    python ci/readme_table.py           # rewrite README.md between its markers and the notebooks' clone
+    python ci/readme_table.py --check   # exit 1 if README.md or a notebook is out of date
 """
 import json
+import re
 import sys
 from pathlib import Path
+
+import yaml
+
+from modeinterp.files import atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 BENCH_START, BENCH_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
+LINKS_START, LINKS_END = "<!-- links:start -->", "<!-- links:end -->"
+LINKS = ROOT / "ci" / "links.yaml"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+CLONE = re.compile(r'!git clone [^"\\]*? (?=/content/)')  # a notebook's Colab clone command, up to its target
+NAME = re.compile(r"[\w.-]+/[\w.-]+")  # GitHub's owner/name
 
 
 def fmt(value) -> str:
@@ -36,6 +47,36 @@ def benchmark() -> str:
     return f"```\n{text}\n```"
 
 
+def link_config(path: Path = LINKS) -> dict:
+    """The repository (GitHub owner/name) and branch in ci/links.yaml, checked."""
+    config = yaml.safe_load(path.read_text()) or {}
+    repository, branch = config.get("repository"), config.get("branch")
+    if not isinstance(repository, str) or not NAME.fullmatch(repository):
+        sys.exit(f"{path.name}: repository must be a GitHub owner/name; got {repository!r}")
+    if not isinstance(branch, str) or not re.fullmatch(r"[\w./-]+", branch):
+        sys.exit(f"{path.name}: branch must be a branch name; got {branch!r}")
+    return {"repository": repository, "branch": branch}
+
+
+def links(config: dict) -> str:
+    """The README's Binder badge (JupyterLab on notebooks/) and Colab badge (the first notebook)."""
+    repo, branch = config["repository"], config["branch"]
+    binder = f"https://mybinder.org/v2/gh/{repo}/{branch}?urlpath=lab/tree/notebooks"
+    colab = f"https://colab.research.google.com/github/{repo}/blob/{branch}/notebooks/{NOTEBOOKS[0].name}"
+    return (f"[![Binder](https://mybinder.org/badge_logo.svg)]({binder})\n"
+            f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab})")
+
+
+def clone(config: dict) -> str:
+    """The notebooks' Colab clone command, up to its target folder."""
+    return f"!git clone --depth 1 --branch {config['branch']} https://github.com/{config['repository']} "
+
+
+def render_notebook(text: str, config: dict) -> str:
+    """A notebook's text (its JSON) with its Colab clone command regenerated."""
+    return CLONE.sub(clone(config), text)
+
+
 def replace_between(text: str, start: str, end: str, body: str) -> str:
     """text with what lies between the markers start and end replaced by body."""
     if start not in text or end not in text:
@@ -45,22 +86,28 @@ def replace_between(text: str, start: str, end: str, body: str) -> str:
     return f"{head}{start}\n{body}\n{end}{tail}"
 
 
-def render(readme: str) -> str:
-    """README text with the results table and the benchmark figures regenerated."""
+def render(readme: str, config: dict) -> str:
+    """README text with the links, the results table and the benchmark figures regenerated."""
+    readme = replace_between(readme, LINKS_START, LINKS_END, links(config))
     return replace_between(replace_between(readme, START, END, table()), BENCH_START, BENCH_END, benchmark())
 
 
 def main() -> None:
-    path = ROOT / "README.md"
-    old = path.read_text()
-    new = render(old)
+    config = link_config()
+    readme = ROOT / "README.md"
+    new = {readme: render(readme.read_text(), config)}
+    new |= {p: render_notebook(p.read_text(), config) for p in NOTEBOOKS}
+    stale = [p for p, text in new.items() if text != p.read_text()]
+    names = ", ".join(str(p.relative_to(ROOT)) for p in stale)
     if "--check" in sys.argv:
-        if new != old:
-            sys.exit("README.md's results table is out of date: run `make readme`")
-        print("README.md's results table is up to date")
-    elif new != old:
-        path.write_text(new)
-        print("README.md's results table updated")
+        if stale:
+            sys.exit(f"out of date (results, benchmark or ci/links.yaml's links): {names}; run `make readme`")
+        print("README.md and the notebooks' links are up to date")
+    else:
+        for path in stale:
+            with atomic(path) as tmp:
+                tmp.write_text(new[path])
+        print(f"updated: {names}" if stale else "README.md and the notebooks' links were up to date")
 
 
 if __name__ == "__main__":

@@ -102,3 +102,12 @@ def test_unet_training_lowers_the_loss():
         loss.backward()
         opt.step()
     assert held_out_loss() < 0.95 * before  # ~0.90 here, across seeds; 1.0 before (zero output conv)
+
+
+def test_unet_features_of_no_images_are_no_rows_of_the_same_width():
+    model = UNet(T=10, fold=2, base=16).eval()
+    with torch.no_grad():
+        for pool in (True, False):
+            some = model.features(torch.zeros(3, 1, 32, 32), 0, pool=pool)
+            none = model.features(torch.zeros(0, 1, 32, 32), 0, pool=pool)
+            assert none.shape == (0, some.shape[1])

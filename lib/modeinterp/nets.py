@@ -142,7 +142,10 @@ class UNet(nn.Module):
 
     def features(self, x: torch.Tensor, t, pool: bool = True) -> torch.Tensor:
         """Bottleneck (middle block) features for a t-SNE: mean-pooled over space, (N, base * mults[-1]), or
-        with pool=False every position kept (flattened), so that where a shape lies is still told apart."""
+        with pool=False every position kept (flattened), so that where a shape lies is still told apart. No rows
+        give no rows (of the same width)."""
+        if len(x) == 0:  # torch's pixel_unshuffle mishandles an empty batch: compute one row, keep none
+            return self.features(x.new_zeros(1, *x.shape[1:]), t, pool)[:0]
         h = self._encode(x, t)[0]
         return h.mean(dim=(2, 3)) if pool else h.flatten(1)
 

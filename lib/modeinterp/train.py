@@ -19,6 +19,7 @@ import os
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -50,8 +51,9 @@ def fit(model: torch.nn.Module, draw_batch: Callable, loss: Callable, steps: int
     bf16=True computes the forward pass under bfloat16 autocast (1.5-2.5x faster for the U-Net on a CPU).
     ema: if given, the model ends with the exponential moving average of its weights (decay `ema` per step).
     callback(step, averaged model) is called after every step (steps counted from 1), e.g. to keep checkpoints.
-    Returns the loss per step. In one of several processes (modeinterp.parallel) it trains data-parallel
-    (_fit_parallel); in one process it runs the loop below, unchanged.
+    Returns the loss per step. In one of several processes (modeinterp.parallel) each process trains on its slice
+    of every batch and the gradients are averaged (see _distributed); one process computes exactly what it
+    computed before there were several.
     """
     if decay not in DECAYS:
         raise ValueError(f"decay must be one of {DECAYS}; got {decay!r}")
@@ -61,77 +63,80 @@ def fit(model: torch.nn.Module, draw_batch: Callable, loss: Callable, steps: int
     cosine = lambda s: 0.5 * (1 + math.cos(math.pi * (s - n_warm) / max(1, steps - n_warm)))  # noqa: E731
     lr_at = lambda s: (s + 1) / n_warm if s < n_warm else (cosine(s) if decay == "cosine" else 1.0)  # noqa: E731
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    if parallel.active():
-        return _fit_parallel(model, opt, sched, averaged, draw_batch, loss, steps, generator, chunk, progress, bf16,
-                             callback)
+    engine = _distributed(model, generator, bf16) if parallel.active() else _single(model, generator, bf16)
     history = []
-    model.train()
-    with tqdm(range(steps), desc="training", disable=not show_progress(progress), mininterval=1.0) as bar:
+    engine.module.train()
+    with tqdm(range(steps), desc=engine.desc, disable=not (show_progress(progress) and engine.main),
+              mininterval=1.0) as bar:
         for step in bar:
             batch = draw_batch(generator)
+            parts = engine.rows(batch).split(chunk)
             opt.zero_grad(set_to_none=True)
             total = 0.0
-            for part in batch.split(chunk):
-                with torch.autocast(generator.device.type, dtype=torch.bfloat16, enabled=bf16):
-                    value = loss(model, part, generator).float() * (len(part) / len(batch))
-                value.backward()
+            for i, part in enumerate(parts):
+                with engine.sync(i + 1 == len(parts)), engine.autocast():
+                    share = len(part) * engine.world / len(batch)  # of the global batch's mean loss
+                    value = loss(engine.module, part, engine.generator).float() * share
+                engine.backward(value)
                 total += value.item()
             opt.step()
             sched.step()
             if averaged is not None:
                 averaged.update_parameters(model)
             history.append(total)
-            if callback is not None:
+            if callback is not None and engine.main:
                 callback(step + 1, model if averaged is None else averaged.module)
             if step % 100 == 0:
                 bar.set_postfix(loss=f"{total:.4f}", refresh=False)
     if averaged is not None:
         model.load_state_dict(averaged.module.state_dict())
     model.eval()
-    return history
+    return engine.reduce(history)
 
 
-def _fit_parallel(model, opt, sched, averaged, draw_batch, loss, steps, generator, chunk, progress, bf16,
-                  callback) -> list[float]:
-    """fit's loop in one of several processes (parallel.run): every process draws the same global batch and
-    trains on its own slice of it; accelerate's DistributedDataParallel averages the gradients, so a step is the
-    one-process step on that batch up to rounding. The loss draws its randomness (t, eps) from a stream of its own
-    per process. Mixed precision is accelerate's; the EMA is kept in every process (the weights are the same);
-    callback runs on the main process only; the returned losses are averaged over the processes."""
+@dataclass
+class _Engine:
+    """What fit's loop needs to know about the processes it runs in."""
+
+    module: torch.nn.Module  # what the loss calls: the model, or its DistributedDataParallel wrapper
+    generator: torch.Generator  # the loss's randomness (t, eps)
+    world: int
+    main: bool  # this process reports and calls back
+    desc: str
+    rows: Callable  # the global batch -> this process's rows
+    sync: Callable  # sync(last chunk of the step) -> a context; gradients are averaged on the last one
+    autocast: Callable
+    backward: Callable
+    reduce: Callable  # the losses per step -> averaged over the processes
+
+
+def _single(model, generator, bf16) -> _Engine:
+    """One process: the model itself, the batch whole, the caller's generator."""
+    return _Engine(model, generator, 1, True, "training", lambda batch: batch, lambda last: contextlib.nullcontext(),
+                   lambda: torch.autocast(generator.device.type, dtype=torch.bfloat16, enabled=bf16),
+                   lambda value: value.backward(), lambda history: history)
+
+
+def _distributed(model, generator, bf16) -> _Engine:
+    """One of several processes (parallel.run): every process draws the same global batch and trains on its own
+    slice; accelerate's DistributedDataParallel averages the gradients, so a step is the one-process step on that
+    batch up to rounding. The loss draws from a stream of its own per process; mixed precision is accelerate's;
+    the EMA is kept in every process (the weights are the same)."""
     from accelerate import Accelerator
 
-    device = generator.device
-    acc = Accelerator(mixed_precision="bf16" if bf16 else "no", cpu=device.type == "cpu")
+    acc = Accelerator(mixed_precision="bf16" if bf16 else "no", cpu=generator.device.type == "cpu")
     ddp = acc.prepare_model(model)
     index, world = acc.process_index, acc.num_processes
-    local = torch.Generator(device).manual_seed(sample_seed(generator.initial_seed(), index))
-    history = []
-    ddp.train()
-    bar = tqdm(range(steps), desc=f"training ({world} processes)", mininterval=1.0,
-               disable=not (show_progress(progress) and acc.is_main_process))
-    for step in bar:
-        batch = draw_batch(generator)
+
+    def rows(batch):
         if len(batch) < world:
             raise ValueError(f"a batch of {len(batch)} rows cannot be split over {world} processes")
-        parts = batch.tensor_split(world)[index].split(chunk)
-        opt.zero_grad(set_to_none=True)
-        total = 0.0
-        for i, part in enumerate(parts):
-            with acc.no_sync(ddp) if i + 1 < len(parts) else contextlib.nullcontext(), acc.autocast():
-                value = loss(ddp, part, local).float() * (len(part) * world / len(batch))
-            acc.backward(value)
-            total += value.item()
-        opt.step()
-        sched.step()
-        if averaged is not None:
-            averaged.update_parameters(model)
-        history.append(total)
-        if callback is not None and acc.is_main_process:
-            callback(step + 1, model if averaged is None else averaged.module)
-    if averaged is not None:
-        model.load_state_dict(averaged.module.state_dict())
-    model.eval()
-    return acc.reduce(torch.tensor(history, device=acc.device), "mean").tolist()
+        return batch.tensor_split(world)[index]
+
+    local = torch.Generator(generator.device).manual_seed(sample_seed(generator.initial_seed(), index))
+    return _Engine(ddp, local, world, acc.is_main_process, f"training ({world} processes)", rows,
+                   lambda last: contextlib.nullcontext() if last else acc.no_sync(ddp), acc.autocast, acc.backward,
+                   lambda history: acc.reduce(torch.tensor(history, device=acc.device), "mean").tolist())
 
 
 def train_eps(model: torch.nn.Module, data: torch.Tensor, schedule, config: dict, device: str = "cpu",
