@@ -73,3 +73,14 @@ def test_auroc_standard_error_matches_the_spread_of_resampled_aurocs():
         aurocs.append(detection.auroc(score, np.r_[np.ones(n1, bool), np.zeros(n0, bool)]))
     se = detection.auroc_se(float(np.mean(aurocs)), n1, n0)
     assert se == pytest.approx(np.std(aurocs), rel=0.2)
+
+
+def test_the_best_window_is_reported_on_the_held_out_half():
+    assert detection.held_out(5).tolist() == [False, True, False, True, False]
+    rng = np.random.default_rng(0)
+    hal = rng.random(400) < 0.3
+    good, bad = hal + rng.normal(0, 0.5, 400), rng.normal(0, 1, 400)
+    rows, best = detection.compare_windows({(0, 1): bad, (0, 2): good}, hal, {"a": (0, 1)}, [(0, 1), (0, 2)])
+    odd = detection.held_out(400)
+    assert best == (0, 2)
+    assert rows[detection.BEST].auroc == pytest.approx(detection.auroc(good[odd], hal[odd]))

@@ -42,3 +42,29 @@ def test_intervals():
     for bad in ([0, 0.1, 0.2], [0.2, 0.1], [0, 1.5]):
         with pytest.raises(params.ParameterError, match="parameter 'c' must be"):
             params.intervals("c", bad)
+
+
+def test_recipes_name_the_bad_parameter():
+    from modeinterp import images, toy
+    ok = dict(T=100, train_steps=10, batch=8, lr=0.001)
+    toy.check_recipe(**ok, width=16)
+    toy.check_recipe(**ok, width=16, low_t_share=0.5, low_t_max=50)
+    images.check_recipe(**ok, fold=2, n_train=100, ema=0.99, base=8)
+    with pytest.raises(params.ParameterError, match="lr"):
+        toy.check_recipe(**{**ok, "lr": 0.0}, width=16)
+    with pytest.raises(params.ParameterError, match="low_t_max"):
+        toy.check_recipe(**ok, width=16, low_t_share=0.5, low_t_max=101)
+    with pytest.raises(params.ParameterError, match="base"):
+        images.check_recipe(**ok, fold=2, n_train=100, ema=0.99, base=4)
+    with pytest.raises(params.ParameterError, match="train_steps"):
+        images.check_recipe(**{**ok, "train_steps": 0}, fold=2, n_train=100, ema=0.99, base=8)
+
+
+def test_a_notebook_starts_on_a_checked_device_and_says_so(tmp_path, capsys):
+    from modeinterp import notebook
+    dev, out = notebook.start(3, "cpu", tmp_path / "figs")
+    assert dev.type == "cpu" and out == tmp_path / "figs" and "parameters ok" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="device"):
+        notebook.start(3, "gpu", tmp_path)
+    with pytest.raises(params.ParameterError, match="processes"):
+        notebook.start(3, "cpu", tmp_path, processes=0)

@@ -61,3 +61,18 @@ def test_evaluating_a_trained_checkpoint_reports_every_aggregation_with_controls
     row = r["detection"][study.MEAN]["paper's window"]
     assert 0 <= row["auroc"] <= 1 and 0 < row["auroc_se"] < 0.5 and row["within"] is not None
     assert r["windows"][study.MEAN]["paper's window"] == [700, 850] or r["windows"][study.MEAN]["paper's window"] == (700, 850)
+
+
+def test_aggregation_claims_name_each_local_aggregation():
+    from modeinterp import detection
+
+    def row(a, within=None):
+        return detection.Detection(a, detection.OperatingPoint(0.1, 0.95, 0.5), within)
+    table = {study.MEAN: ({"w": row(0.6)}, (0, 1)),
+             "largest 4x4 patch": ({"w": row(0.7), detection.BEST: row(0.8, 0.75)}, (0, 9))}
+    claims = study.aggregation_claims(table, "w", "paper_window", within="equal shape count")
+    assert [(c["name"], c["ours"]) for c in claims] == [
+        ("largest_4x4_patch_paper_window_auroc", 0.7), ("largest_4x4_patch_best_auroc", 0.8),
+        ("largest_4x4_patch_best_auroc_equal_shape_count", 0.75)]
+    assert "t=0..9" in claims[1]["what"]
+    assert len(study.aggregation_claims(table, "w", "paper_window")) == 2

@@ -3,6 +3,7 @@ Interpolation' (Aithal, Maini, Lipton, Kolter; NeurIPS 2024).
 
 Modules, one concept each:
   runtime    setup(seed, threads): seeds and thread count
+  notebook   what every notebook does once its parameters are checked
   params     validation of notebook parameters (clear errors before any compute)
   diffusion  noise schedules, forward noising, eps-prediction loss, x0_hat
   noise      one random stream per sample, so that samples do not depend on how rows are chunked

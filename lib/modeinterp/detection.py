@@ -66,6 +66,12 @@ def detection(score, hallucinated, retention: float = 0.95, groups=None) -> Dete
 BEST = "best candidate (held-out half)"
 
 
+def held_out(n: int) -> np.ndarray:
+    """The half of n samples that compare_windows reports its best window on (the odd-indexed ones); the other
+    half ranks the candidates."""
+    return np.arange(n) % 2 == 1
+
+
 def compare_windows(variance: dict, hallucinated, named: dict, candidates, retention: float = 0.95,
                     groups=None) -> tuple[dict, tuple[int, int]]:
     """Detection by the metric over each named window (name -> window) on all samples, and over the best of
@@ -73,7 +79,7 @@ def compare_windows(variance: dict, hallucinated, named: dict, candidates, reten
     its numbers are not fitted to the samples they are measured on. variance: window -> metric per sample.
     Returns ({name: Detection}, the best window)."""
     hallucinated = np.asarray(hallucinated, dtype=bool)
-    half = np.arange(len(hallucinated)) % 2 == 0
+    half = ~held_out(len(hallucinated))
     score = {w: np.asarray(variance[w]) for w in list(named.values()) + list(candidates)}
     best = max(candidates, key=lambda w: auroc(score[w][half], hallucinated[half]))
     rows = {name: detection(score[w], hallucinated, retention, groups) for name, w in named.items()}

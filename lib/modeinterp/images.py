@@ -32,6 +32,17 @@ def image_config(name: str, size: int, T: int, steps: int, batch: int, lr: float
                 steps=steps, batch=batch, lr=lr, warmup=warmup, ema=ema, bf16=bf16, seed=seed, **data)
 
 
+def check_recipe(*, fold: int, n_train: int, T: int, train_steps: int, batch: int, lr: float, ema: float,
+                 base: int) -> None:
+    """Check an image model's parameters as notebooks 03 and 04 name them (clear errors before any compute)."""
+    params.integer("fold", fold, low=1, high=8)
+    params.integer("n_train", n_train, low=100)
+    params.integer("T", T, low=10, high=100_000)
+    params.training(train_steps=train_steps, batch=batch, lr=lr)
+    params.real("ema", ema, low=0, high=1)
+    params.integer("base", base, low=8)
+
+
 def build(config: dict) -> nn.Module:
     """An untrained network of the configuration's shape: a U-Net, or an MLP on the flattened image."""
     a = config["arch"]

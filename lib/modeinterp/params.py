@@ -85,6 +85,13 @@ def intervals(name: str, value, low: float = 0.0, high: float = 1.0) -> list[tup
     return list(zip(value[::2], value[1::2]))
 
 
+def training(*, train_steps, batch, lr) -> None:
+    """Check the optimisation parameters every notebook names alike: Adam steps, batch size, peak learning rate."""
+    integer("train_steps", train_steps, low=1)
+    integer("batch", batch, low=1)
+    real("lr", lr, low=0, high=1, low_open=True)
+
+
 def _in_range(name, value, low, high, what):
     if (low is not None and value < low) or (high is not None and value > high):
         lo = "-inf" if low is None else low

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import detection, diffusion, images, metric, params, pixels, samplers, shapes, train, windows
+from . import claims, detection, diffusion, images, metric, params, pixels, samplers, shapes, train, windows
 from .files import atomic
 from .runtime import generator, setup
 
@@ -88,6 +88,24 @@ def compare(ws: WindowStudy, hallucinated, keep, retention: float = 0.95, groups
     for name, per_window in {MEAN: ws.run.variance, **ws.run.local}.items():
         scores = {w: v.numpy()[keep] for w, v in per_window.items()}
         out[name] = detection.compare_windows(scores, hallucinated, ws.named, ws.candidates, retention, groups)
+    return out
+
+
+def aggregation_claims(table: dict, window: str, key: str, within: str | None = None) -> list[dict]:
+    """The claims of the local aggregations (ours) in `table` (compare's result): AUROC in the named `window`
+    (claimed as <aggregation>_<key>_auroc) and in the best window on the held-out half, and, if `within` names the
+    groups, the best window's AUROC within them."""
+    out = []
+    for aggregation, (rows, best) in table.items():
+        if aggregation == MEAN:
+            continue
+        name, b = claim_key(aggregation), rows[detection.BEST]
+        out += [claims.claim(f"{name}_{key}_auroc", round(rows[window].auroc, 3), None, f"ours: {aggregation}, {window}"),
+                claims.claim(f"{name}_best_auroc", round(b.auroc, 3), None,
+                             f"ours: {aggregation}, best window t={best[0]}..{best[1]}, held-out half")]
+        if within:
+            out.append(claims.claim(f"{name}_best_auroc_{claim_key(within)}", round(b.within, 3), None,
+                                    f"ours: {aggregation}, best window, {within}"))
     return out
 
 

@@ -4,7 +4,7 @@ from functools import partial
 
 import torch
 
-from . import diffusion, train
+from . import diffusion, params, train
 from .mixtures import mixture
 from .nets import ToyMLP
 from .runtime import generator
@@ -19,6 +19,17 @@ def toy_config(name: str, means, std: float, *, n_train: int, T: int, steps: int
                 n_train=n_train, T=T, schedule=schedule, width=width, n_blocks=n_blocks,
                 shared_blocks=shared_blocks, steps=steps, batch=batch, lr=lr, warmup=warmup,
                 low_t_share=low_t_share, low_t_max=low_t_max, seed=seed)
+
+
+def check_recipe(*, T: int, train_steps: int, batch: int, lr: float, width: int, low_t_share: float | None = None,
+                 low_t_max: int | None = None) -> None:
+    """Check a toy model's training parameters as the notebooks name them (clear errors before any compute);
+    low_t_share and low_t_max only where a notebook has them."""
+    params.training(train_steps=train_steps, batch=batch, lr=lr)
+    params.integer("width", width, low=2)
+    if low_t_share is not None:
+        params.real("low_t_share", low_t_share, low=0, high=1)
+        params.integer("low_t_max", low_t_max, low=1, high=T)
 
 
 def training_set(config: dict) -> torch.Tensor:

@@ -1,0 +1,18 @@
+"""What every notebook does once its parameters are checked: the device, seeds and threads, the plot style."""
+from pathlib import Path
+
+import torch
+
+from . import parallel, plots
+from .runtime import device as check_device, setup
+
+
+def start(seed: int, device: str, out_dir, processes: int = 1) -> tuple[torch.device, Path]:
+    """Check the device (and that it holds `processes`), seed everything on one thread, set the plot style and
+    print 'parameters ok'; return the device and the output folder."""
+    dev = check_device(device)
+    parallel.check(processes, dev)
+    setup(seed)
+    plots.style()
+    print("parameters ok")
+    return dev, Path(out_dir)
