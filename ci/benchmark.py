@@ -216,15 +216,33 @@ def notebook_defaults(stem: str) -> dict:
     return {name: ast.literal_eval(p["default"]) for name, p in inspected.items()}
 
 
+def shapes_model() -> tuple[dict, dict, torch.nn.Module]:
+    """Notebook 03's default parameters, its model's configuration and the shipped model."""
+    p = notebook_defaults("03_simple_shapes")
+    config = images.image_config("shapes", p["size"], p["T"], p["train_steps"], p["batch"], p["lr"], p["seed"],
+                                 arch=dict(fold=p["fold"], base=p["base"]), ema=p["ema"], n_train=p["n_train"])
+    (model, _), = images.image_models([config], ROOT / "models")
+    return p, config, model
+
+
+def unet_chunks(sizes=(16, 32, 64, 128, 250), n: int = 512) -> dict:
+    """Milliseconds per image of notebook 03's U-Net at each chunk size (best of 3; the outputs do not depend on
+    the chunk, tests/test_nets.py)."""
+    setup(0, 1)
+    p, _, model = shapes_model()
+    x = torch.randn(n, 1, p["size"], p["size"])
+    with torch.no_grad():
+        model(x[:sizes[0]], 0)
+        return {c: min(_seconds(lambda: [model(x[i:i + c], 500) for i in range(0, n, c)]) for _ in range(3)) / n * 1e3
+                for c in sizes}
+
+
 def bf16_sampling(n: int = 200) -> dict:
     """Notebook 03's shipped U-Net and sampler in fp32 and under bf16 autocast, from the same noise: seconds, how
     many samples the shape counter reads differently, and the metric over the last 10 steps (its change per
     sample, its AUROC)."""
     setup(0, 1)
-    p = notebook_defaults("03_simple_shapes")
-    config = images.image_config("shapes", p["size"], p["T"], p["train_steps"], p["batch"], p["lr"], p["seed"],
-                                 arch=dict(fold=p["fold"], base=p["base"]), ema=p["ema"], n_train=p["n_train"])
-    (model, _), = images.image_models([config], ROOT / "models")
+    p, config, model = shapes_model()
     schedule = diffusion.make_schedule(config["schedule"], p["T"])
     window = windows.last_visited(p["T"], p["sampling_steps"], 10)
     out = {}
@@ -276,6 +294,9 @@ def main() -> None:
     print(f"\nsampler against a plain implementation of the same MLP (time embedding per sample, no chunks), "
           f"N=10,000, T=1,000:\n  ours {s['ours_s']:.1f} s, plain {s['plain_s']:.1f} s: {s['plain_s'] / s['ours_s']:.1f}x "
           f"faster; ours runs at {s['ours_gflops']:.1f} GFLOP/s = {s['ours_gflops'] / peak:.0%} of peak")
+    chunks = in_fresh_process(unet_chunks)
+    print("\nnotebook 03's U-Net, ms per image by chunk (images at once): "
+          + ", ".join(f"{c}: {ms:.2f}" for c, ms in chunks.items()))
     b = in_fresh_process(bf16_sampling)
     print(f"\nsampling notebook 03's U-Net ({b['n']} images, its sampler and seed), fp32 against bf16 autocast from the "
           f"same noise:\n  fp32 {b['fp32_s']:.1f} s, bf16 {b['bf16_s']:.1f} s: {b['fp32_s'] / b['bf16_s']:.2f}x faster; "

@@ -111,3 +111,12 @@ def test_unet_features_of_no_images_are_no_rows_of_the_same_width():
             some = model.features(torch.zeros(3, 1, 32, 32), 0, pool=pool)
             none = model.features(torch.zeros(0, 1, 32, 32), 0, pool=pool)
             assert none.shape == (0, some.shape[1])
+
+
+def test_unet_rows_do_not_depend_on_how_many_are_computed_at_once():
+    model = UNet(T=10, fold=2, base=16).eval()
+    x = torch.randn(40, 1, 32, 32, generator=generator(0))
+    with torch.no_grad():
+        whole = model(x, 5)
+        for chunk in (1, 7, 16):
+            assert torch.equal(torch.cat([model(x[i:i + chunk], 5) for i in range(0, 40, chunk)]), whole)
