@@ -327,8 +327,10 @@ def _notebook_minutes() -> None:
     table, runs = timings["notebooks"], timings["runs"]
     for stem, t in sorted(table.items()):
         print(f"  {stem:<24} cold {t.get('cold', float('nan')):5.1f}   warm {t.get('warm', float('nan')):5.1f}")
-    total = {k: sum(t.get(k, float("nan")) for t in table.values()) for k in ("cold", "warm")}
-    print(f"  {'sum':<24} cold {total['cold']:5.1f}   warm {total['warm']:5.1f}")
+    total = {k: sum(t[k] for t in table.values() if k in t) for k in ("cold", "warm")}
+    missing = {k: [stem for stem, t in table.items() if k not in t] for k in ("cold", "warm")}
+    print(f"  {'sum':<24} cold {total['cold']:5.1f}   warm {total['warm']:5.1f}"
+          + "".join(f"   ({kind}: no record of {', '.join(stems)})" for kind, stems in missing.items() if stems))
     for kind in ("cold", "warm"):
         if kind in runs:
             r = runs[kind]
