@@ -8,7 +8,7 @@ import torch
 from modeinterp import digits
 from modeinterp.params import ParameterError
 
-from helpers import holdout
+from modeinterp.quality import holdout
 
 
 def write_mnist(folder, n=50, split="train", gz=False, n_labels=None):

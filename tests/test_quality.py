@@ -7,7 +7,7 @@ from modeinterp import digits, quality, setup
 from modeinterp.params import ParameterError
 from modeinterp.runtime import generator
 
-from helpers import holdout
+from modeinterp.quality import holdout
 
 
 def exact_sample(mean, cov, n, rng):
@@ -146,3 +146,9 @@ def test_classifier_sizes():
         quality.Classifier(16)
     with pytest.raises(ValueError, match="labels must be N = 4 digits"):
         quality.train_classifier(torch.zeros(4, 1, 8, 8), torch.tensor([0, 1, 2, 10]), seed=0)
+
+
+def test_holdout_accuracy_of_the_digit_classifier_is_high_and_seeded():
+    x, y = digits.load_digits()
+    a = quality.holdout_accuracy(x, y, seed=0, steps=300)
+    assert 0.8 < a <= 1 and a == quality.holdout_accuracy(x, y, seed=0, steps=300)

@@ -70,6 +70,28 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, seed: int, step
     return model.eval()
 
 
+def holdout(images: torch.Tensor, labels: torch.Tensor, seed: int,
+            test: float = 0.2) -> tuple[torch.Tensor, ...]:
+    """A seeded random split: (train x, train y, test x, test y), with a share `test` of rows held out."""
+    if len(images) != len(labels):
+        raise ValueError(f"images and labels must have the same length; got {len(images)} and {len(labels)}")
+    params.real("test", test, 0.0, 1.0, low_open=True)
+    order = torch.randperm(len(images), generator=runtime.generator(seed))
+    n_test = int(round(test * len(images)))
+    if not 0 < n_test < len(images):
+        params.fail("test", f"a fraction leaving rows on both sides of a split of {len(images)} rows", test)
+    held, kept = order[:n_test], order[n_test:]
+    return images[kept], labels[kept], images[held], labels[held]
+
+
+def holdout_accuracy(images: torch.Tensor, labels: torch.Tensor, seed: int, steps: int = 600,
+                     test: float = 0.2) -> float:
+    """The accuracy, on a seeded share `test` of the images held out, of a classifier trained as train_classifier
+    on the rest: how well this recipe's features tell the digits apart (the classifier behind FID trains on all)."""
+    x_train, y_train, x_test, y_test = holdout(images, torch.as_tensor(labels), seed, test)
+    return accuracy(train_classifier(x_train, y_train, seed, steps=steps), x_test, y_test)
+
+
 @torch.no_grad()
 def accuracy(classifier: Classifier, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Share of `images` whose predicted class is the label."""
