@@ -84,3 +84,14 @@ def test_the_best_window_is_reported_on_the_held_out_half():
     odd = detection.held_out(400)
     assert best == (0, 2)
     assert rows[detection.BEST].auroc == pytest.approx(detection.auroc(good[odd], hal[odd]))
+
+
+def test_each_detection_carries_the_standard_error_of_its_own_counts():
+    rng = np.random.default_rng(2)
+    hal = rng.random(300) < 0.2
+    score = hal + rng.normal(0, 1, 300)
+    rows, _ = detection.compare_windows({(0, 1): score}, hal, {"a": (0, 1)}, [(0, 1)])
+    a, odd = rows["a"], detection.held_out(300)
+    assert a.se == detection.auroc_se(a.auroc, int(hal.sum()), int((~hal).sum()))
+    b = rows[detection.BEST]  # measured on the held-out half: fewer samples, a larger error
+    assert b.se == detection.auroc_se(b.auroc, int(hal[odd].sum()), int((~hal[odd]).sum())) and b.se > a.se * 1.2

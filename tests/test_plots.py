@@ -21,3 +21,12 @@ def test_roc_curves_one_line_per_score_and_a_diagonal():
     ax = fig.axes[0]
     assert len(ax.lines) == 3 and ax.lines[1].get_linestyle() == "--"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a: 1.00", "b: 0.00"]
+
+
+def test_image_grid_shows_the_first_rows_times_cols_images_on_their_own_scale():
+    x = np.stack([np.full((4, 4), i / 20) for i in range(20)])
+    fig = plots.images(x, "training images", rows=2, cols=3)
+    shown = [ax.images[0].get_array()[0, 0] for ax in fig.axes]
+    assert len(fig.axes) == 6 and np.allclose(shown, x[:6, 0, 0])
+    assert all(ax.images[0].get_clim() == (0, 1) and not ax.axison for ax in fig.axes)
+    assert fig.texts[0].get_text() == "training images"

@@ -76,3 +76,10 @@ def test_aggregation_claims_name_each_local_aggregation():
         ("largest_4x4_patch_best_auroc_equal_shape_count", 0.75)]
     assert "t=0..9" in claims[1]["what"]
     assert len(study.aggregation_claims(table, "w", "paper_window")) == 2
+
+
+def test_summary_prints_each_auroc_with_its_standard_error():
+    from modeinterp import detection
+    d = detection.Detection(0.7, detection.OperatingPoint(0.1, 0.95, 0.5), None, 0.04)
+    text = study.summary({study.MEAN: ({"w": d, detection.BEST: d}, (0, 9))}, {"w": (3, 5)})
+    assert "(t=3..5): AUROC 0.700 +- 0.040;" in text and "(t=0..9): AUROC 0.700 +- 0.040;" in text

@@ -50,17 +50,22 @@ def roc(score, hallucinated) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class Detection:
-    """How well a score detects hallucinations: AUROC, an operating point, and the AUROC within groups."""
+    """How well a score detects hallucinations: AUROC, an operating point, the AUROC within groups, and the
+    AUROC's standard error."""
 
     auroc: float
     op: OperatingPoint
     within: float | None  # AUROC within groups (see auroc_within), if groups were given
+    se: float | None = None  # the AUROC's standard error (auroc_se) from the counts it was measured on
 
 
 def detection(score, hallucinated, retention: float = 0.95, groups=None) -> Detection:
-    """The AUROC of `score`, its operating point at `retention`, and (with `groups`) its AUROC within groups."""
+    """The AUROC of `score` (with its standard error), its operating point at `retention`, and (with `groups`)
+    its AUROC within groups."""
     within = None if groups is None else auroc_within(score, hallucinated, groups)[0]
-    return Detection(auroc(score, hallucinated), operating_point(score, hallucinated, retention), within)
+    a, n_hal = auroc(score, hallucinated), int(np.sum(hallucinated))
+    return Detection(a, operating_point(score, hallucinated, retention), within,
+                     auroc_se(a, n_hal, len(np.asarray(hallucinated)) - n_hal))
 
 
 BEST = "best candidate (held-out half)"

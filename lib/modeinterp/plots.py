@@ -40,6 +40,16 @@ def show(fig, path: str | os.PathLike | None = None) -> None:
     plt.show()
 
 
+def images(x, title: str, rows: int = 2, cols: int = 8):
+    """The first rows x cols grey images of x (N x H x W in [0, 1]) in a grid without axes, under a title."""
+    fig, axes = plt.subplots(rows, cols, figsize=(1.5 * cols, 1.6 * rows))
+    for ax, im in zip(axes.flat, x):
+        ax.imshow(im, cmap="gray", vmin=0, vmax=1)
+        ax.axis("off")
+    fig.suptitle(title)
+    return fig
+
+
 def decision(ts, agreement, spans: dict, T: int, title: str = ""):
     """The agreement of x0_hat with the final sample along the reverse process (t from T down to 0), with
     windows shaded: spans maps a label to (t_lo, t_hi)."""

@@ -110,14 +110,16 @@ def aggregation_claims(table: dict, window: str, key: str, within: str | None = 
 
 
 def summary(table: dict, named: dict) -> str:
-    """One line per aggregation and window: AUROC, AUROC within groups, removed at the operating point."""
+    """One line per aggregation and window: AUROC (+- its standard error), AUROC within groups, removed at the
+    operating point."""
     lines = []
     for aggregation, (rows, best) in table.items():
         lines.append(aggregation)
         for name, row in rows.items():
             w = best if name == detection.BEST else named[name]
             within = "" if row.within is None else f", within groups {row.within:.3f}"
-            lines.append(f"  {name:>32} (t={w[0]}..{w[1]}): AUROC {row.auroc:.3f}{within}; "
+            se = "" if row.se is None else f" +- {row.se:.3f}"
+            lines.append(f"  {name:>32} (t={w[0]}..{w[1]}): AUROC {row.auroc:.3f}{se}{within}; "
                          f"at {row.op.retention:.1%} kept, {row.op.removed:.1%} removed")
     return "\n".join(lines)
 
@@ -216,23 +218,20 @@ def evaluate(s: dict, work: Path, step: int, seed: int, device: str = "cpu") -> 
                   hallucination_rate=float((labels == "hallucinated").mean()), windows={}, detection={})
     if hal.sum() < 2 or (~hal).sum() < 2:
         return {**record, "minutes": (time.perf_counter() - start) / 60}
-    half_sizes = {"all": (int(hal.sum()), int((~hal).sum())),
-                  detection.BEST: (int(hal[1::2].sum()), int((~hal[1::2]).sum()))}
     for aggregation, (rows, best) in compare(ws, hal, keep, s["retention"], groups).items():
         record["windows"][aggregation] = {**ws.named, detection.BEST: best}
         record["detection"][aggregation] = {
-            name: _row(r, *half_sizes[detection.BEST if name == detection.BEST else "all"]) for name, r in rows.items()}
+            name: _row(r) for name, r in rows.items()}
     baselines = {"foreground pixels": pixels.foreground_pixels(x)[keep],
                  "largest strip's foreground pixels": pixels.strip_foreground_pixels(x)[keep].max(1)}
     record["detection"]["no trajectory"] = {
-        name: _row(detection.detection(b, hal, s["retention"], groups), *half_sizes["all"])
-        for name, b in baselines.items()}
+        name: _row(detection.detection(b, hal, s["retention"], groups)) for name, b in baselines.items()}
     return {**record, "minutes": (time.perf_counter() - start) / 60}
 
 
-def _row(d: detection.Detection, n_hal: int, n_in: int) -> dict:
+def _row(d: detection.Detection) -> dict:
     """A detection as plain numbers, with the AUROC's standard error."""
-    return dict(auroc=d.auroc, auroc_se=detection.auroc_se(d.auroc, n_hal, n_in), within=d.within,
+    return dict(auroc=d.auroc, auroc_se=d.se, within=d.within,
                 removed=d.op.removed, retention=d.op.retention)
 
 
