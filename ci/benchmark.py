@@ -10,6 +10,7 @@ model trained) and `make reproduce` (warm cache: the shipped models) on this kin
 """
 import ast
 import contextlib
+import copy
 import io
 import json
 import multiprocessing
@@ -237,6 +238,36 @@ def unet_chunks(sizes=(16, 32, 64, 128, 250), n: int = 512) -> dict:
                 for c in sizes}
 
 
+def unet_compiled(chunk: int = 64, reps: int = 20) -> dict:
+    """Milliseconds per image of notebook 03's U-Net (chunk images at once, one thread) as the notebooks run it,
+    in channels-last memory and through torch.compile (inductor), the seconds compiling took, and each variant's
+    largest output difference from the notebooks' (fp32 rounding: the samples would not be bit-identical)."""
+    setup(0, 1)
+    p, _, model = shapes_model()
+    x = torch.randn(chunk, 1, p["size"], p["size"])
+    def per_row(f):  # the step as a tensor of one step per row: one compiled graph serves every step
+        return lambda a, t: f(a, torch.full((len(a),), t))
+    variants = {"as run": model, "steps per row": per_row(model)}
+    last = copy.deepcopy(model).to(memory_format=torch.channels_last)
+    variants["channels last"] = lambda a, t: last(a.contiguous(memory_format=torch.channels_last), t)
+    out = {}
+    with torch.no_grad():
+        reference = model(x, 500)
+        try:
+            start = time.perf_counter()
+            compiled = per_row(torch.compile(model, dynamic=False))
+            compiled(x, 500)
+            out["compile_s"] = time.perf_counter() - start
+            variants["torch.compile"] = compiled
+        except Exception as e:  # no C++ compiler, or an unsupported platform: say so, time the rest
+            out["compile_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
+        for name, f in variants.items():
+            f(x, 499)
+            seconds = min(_seconds(lambda: [f(x, 500 + i) for i in range(reps)]) for _ in range(3))
+            out[name] = (seconds / reps / chunk * 1e3, float((f(x, 500) - reference).abs().max()))
+    return out
+
+
 def bf16_sampling(n: int = 200) -> dict:
     """Notebook 03's shipped U-Net and sampler in fp32 and under bf16 autocast, from the same noise: seconds, how
     many samples the shape counter reads differently, and the metric over the last 10 steps (its change per
@@ -297,6 +328,7 @@ def main() -> None:
     chunks = in_fresh_process(unet_chunks)
     print("\nnotebook 03's U-Net, ms per image by chunk (images at once): "
           + ", ".join(f"{c}: {ms:.2f}" for c, ms in chunks.items()))
+    _print_compiled(in_fresh_process(unet_compiled))
     b = in_fresh_process(bf16_sampling)
     print(f"\nsampling notebook 03's U-Net ({b['n']} images, its sampler and seed), fp32 against bf16 autocast from the "
           f"same noise:\n  fp32 {b['fp32_s']:.1f} s, bf16 {b['bf16_s']:.1f} s: {b['fp32_s'] / b['bf16_s']:.2f}x faster; "
@@ -305,6 +337,14 @@ def main() -> None:
           f"per sample (AUROC {b['auroc'][0]:.3f} and {b['auroc'][1]:.3f}): more than rounding, so the notebooks "
           f"sample in fp32")
     _notebook_minutes()
+
+
+def _print_compiled(c: dict) -> None:
+    """unet_compiled's result, a line per variant."""
+    print("\nnotebook 03's U-Net, 64 images at once, ms per image (largest output difference from the notebooks'):")
+    for name, (ms, diff) in ((k, v) for k, v in c.items() if isinstance(v, tuple)):
+        print(f"  {name:>14}: {ms:.2f} ({diff:.1e})")
+    print(f"  torch.compile took {c['compile_s']:.0f} s" if "compile_s" in c else f"  torch.compile: {c['compile_error']}")
 
 
 def _memory_table(cases: dict) -> None:
@@ -340,6 +380,9 @@ def _notebook_minutes() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["processes"]:  # only the 1-vs-2-process training throughput; nothing written
         training_processes()
+        sys.exit()
+    if sys.argv[1:] == ["compile"]:  # only notebook 03's U-Net eager, channels-last and compiled; nothing written
+        _print_compiled(unet_compiled())
         sys.exit()
     if sys.argv[1:] == ["bf16"]:  # only fp32 against bf16 sampling of notebook 03's U-Net; nothing written
         print(bf16_sampling())
