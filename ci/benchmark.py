@@ -217,12 +217,13 @@ def notebook_defaults(stem: str) -> dict:
     return {name: ast.literal_eval(p["default"]) for name, p in inspected.items()}
 
 
-def shapes_model() -> tuple[dict, dict, torch.nn.Module]:
+def shapes_model() -> tuple[dict, images.ImageConfig, torch.nn.Module]:
     """Notebook 03's default parameters, its model's configuration and the shipped model."""
     p = notebook_defaults("03_simple_shapes")
-    config = images.image_config("shapes", p["size"], p["T"], p["train_steps"], p["batch"], p["lr"], p["seed"],
-                                 arch=dict(fold=p["fold"], base=p["base"]), ema=p["ema"], n_train=p["n_train"])
-    (model, _), = images.image_models([config], ROOT / "models")
+    config = images.ImageConfig("shapes", p["size"], T=p["T"], steps=p["train_steps"], batch=p["batch"],
+                                lr=p["lr"], seed=p["seed"], arch=dict(fold=p["fold"], base=p["base"]),
+                                ema=p["ema"], extra=dict(n_train=p["n_train"]))
+    (model, _), = train.models([config], ROOT / "models")
     return p, config, model
 
 
@@ -274,7 +275,7 @@ def bf16_sampling(n: int = 200) -> dict:
     sample, its AUROC)."""
     setup(0, 1)
     p, config, model = shapes_model()
-    schedule = diffusion.make_schedule(config["schedule"], p["T"])
+    schedule = diffusion.make_schedule(config.schedule, p["T"])
     window = windows.last_visited(p["T"], p["sampling_steps"], 10)
     out = {}
     for name, m in (("fp32", model), ("bf16", Autocast(model))):

@@ -1,9 +1,9 @@
 """Helpers used only by the tests: the cache of a single model."""
 from collections.abc import Callable
 
-from modeinterp.train import cached_many
+from modeinterp.train import ModelConfig, cached_many
 
 
-def cached(config: dict, train: Callable[[dict], dict], cache_dir) -> dict:
+def cached(config: ModelConfig, train: Callable[[ModelConfig], dict], cache_dir) -> dict:
     """The payload trained from `config`: loaded from the cache, or trained by `train(config)` and stored."""
     return cached_many([config], train, cache_dir)[0]

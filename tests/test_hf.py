@@ -16,9 +16,9 @@ WINDOWS = [(0, 4), (0, 19), (5, 12)]
 def mlp():
     """An untrained toy MLP (fixed seed) on 2D points and its T=20 schedule."""
     torch.manual_seed(0)
-    config = toy.toy_config("hf", [[-1, 0], [1, 0]], 0.1, n_train=100, T=20, steps=1, batch=64, lr=1e-3, seed=0,
-                            width=32)
-    return toy.build(config).eval(), diffusion.linear_schedule(20)
+    config = toy.ToyConfig("hf", [[-1, 0], [1, 0]], 0.1, n_train=100, T=20, steps=1, batch=64, lr=1e-3, seed=0,
+                           width=32)
+    return config.build().eval(), diffusion.linear_schedule(20)
 
 
 @pytest.fixture(scope="module")

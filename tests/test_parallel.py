@@ -40,12 +40,12 @@ def test_two_processes_train_the_one_process_model_on_the_same_global_batches():
 
 
 def test_two_processes_train_and_cache_an_image_model_with_mixed_precision(tmp_path):
-    config = images.image_config("tiny", size=8, T=20, steps=4, batch=8, lr=1e-3, seed=0,
-                                 arch=dict(fold=1, base=8, mults=[1, 2]), bf16=True, n_train=16)
+    config = images.ImageConfig("tiny", size=8, T=20, steps=4, batch=8, lr=1e-3, seed=0,
+                                arch=dict(fold=1, base=8, mults=[1, 2]), bf16=True, extra=dict(n_train=16))
     data = {"tiny": torch.rand(16, 1, 8, 8, generator=generator(0)) * 2 - 1}
-    (model, payload), = images.image_models([config], tmp_path, data=data, processes=2)
+    (model, payload), = train.models([config], tmp_path, data=data, processes=2)
     assert len(list(tmp_path.glob("*.pt"))) == 1 and len(payload["loss"]) == 4  # written once, by the main process
-    (again, _), = images.image_models([config], tmp_path)  # from the cache
+    (again, _), = train.models([config], tmp_path)  # from the cache
     x = torch.randn(2, 1, 8, 8, generator=generator(1))
     assert torch.equal(model(x, 3), again(x, 3))
 

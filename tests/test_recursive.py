@@ -43,28 +43,27 @@ def test_lineages_branch_after_the_first_generation():
 
 
 def test_toy_generations_train_cache_and_reload(tmp_path):
-    config = toy.toy_config("rec", [1.0, 2.0], 0.05, n_train=200, T=20, steps=30, batch=64, lr=1e-3, seed=0,
-                            width=16)
-    base = dict(config, n_draw=50, n_keep=40)
+    base = toy.ToyConfig("rec", [1.0, 2.0], 0.05, n_train=200, T=20, steps=30, batch=64, lr=1e-3, seed=0,
+                         width=16, extra=dict(n_draw=50, n_keep=40))
     schedule = diffusion.make_schedule("linear", 20)
-    args = (toy.training_set(base), ["none", "variance"], 2)
+    args = (base.training_set(), ["none", "variance"], 2)
     draw = recursive.ddpm_draw(schedule, 50, (1,), (0, 2), seed=0, progress=False)
-    first = recursive.run(*args, recursive.lineage_fit(base, toy.toy_models, tmp_path), draw, n_keep=40, seed=0)
+    first = recursive.run(*args, recursive.lineage_fit(base, tmp_path), draw, n_keep=40, seed=0)
     assert len(list(tmp_path.glob("*.pt"))) == 3  # real-g0, none-g1, variance-g1
-    again = recursive.run(*args, recursive.lineage_fit(base, toy.toy_models, tmp_path), draw, n_keep=40, seed=0)
+    again = recursive.run(*args, recursive.lineage_fit(base, tmp_path), draw, n_keep=40, seed=0)
     for s in first:
         assert torch.equal(first[s][-1].samples, again[s][-1].samples)
     assert not torch.equal(first["none"][1].samples, first["variance"][1].samples)
 
 
 def test_image_generations_with_the_posthoc_metric(tmp_path):
-    base = dict(images.image_config("rec-img", **{**TINY_IMAGE, "n_keep": 12}))
+    base = images.ImageConfig("rec-img", **TINY_IMAGE, extra=dict(n_keep=12))
     schedule = diffusion.make_schedule("cosine", 20)
     real = torch.rand(24, 1, 8, 8, generator=generator(0)) * 2 - 1
     draw = recursive.posthoc_draw(schedule, 16, (1, 8, 8), [5, 7, 9], seed=0, n_steps=5, clip=1.0,
                                   progress=False)
-    history = recursive.run(real, ["random", "variance"], 2, recursive.lineage_fit(base, images.image_models,
-                                                                                   tmp_path), draw, 12, 0)
+    history = recursive.run(real, ["random", "variance"], 2, recursive.lineage_fit(base, tmp_path), draw, 12,
+                            0)
     last = history["variance"][-1]
     assert last.samples.shape == (16, 1, 8, 8) and last.variance.shape == (16,) and (last.variance > 0).all()
     assert len(list(tmp_path.glob("*.pt"))) == 3

@@ -29,7 +29,7 @@ def test_study_settings_are_checked():
         study.study_config(n_sample=10)
     with pytest.raises(ValueError, match="increasing"):
         study.study_config(checkpoints=[100, 50])
-    assert study.model_config(study.study_config())["decay"] == "constant"
+    assert study.model_config(study.study_config()).extra["decay"] == "constant"
 
 
 TINY = dict(checkpoints=[2, 4], n_train=200, n_samples=100, sampling_steps=20, n_trajectories=4, chunk=50,

@@ -1,11 +1,14 @@
-"""The training loop and the cache of trained models."""
+"""The training loop, the configurations of models, and the cache of trained models."""
+import dataclasses
+import json
 import os
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
 
-from modeinterp import toy, train
+from modeinterp import images, params, toy, train
 from modeinterp.runtime import generator
 
 from helpers import cached
@@ -14,7 +17,7 @@ TINY = dict(means=[1.0, 2.0], std=0.05, n_train=500, T=20, steps=30, batch=64, l
 
 
 def tiny(name="tiny", **kw):
-    return toy.toy_config(name, **{**TINY, **kw})
+    return toy.ToyConfig(name, **{**TINY, **kw})
 
 
 @pytest.mark.parametrize("bf16, factor", [(False, 0.01), (True, 0.05)])
@@ -44,9 +47,9 @@ def test_ema_ends_with_the_average_of_the_weights():
 
 
 def test_same_seed_trains_the_same_model():
-    a, b = toy.train_toy(tiny(), progress=False), toy.train_toy(tiny(), progress=False)
+    a, b = train.train_model(tiny(), progress=False), train.train_model(tiny(), progress=False)
     assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])
-    c = toy.train_toy(tiny(seed=1), progress=False)
+    c = train.train_model(tiny(seed=1), progress=False)
     assert not all(torch.equal(a["state"][k], c["state"][k]) for k in a["state"])
 
 
@@ -55,7 +58,7 @@ def test_cache_trains_once_then_loads(tmp_path):
 
     def trainer(cfg):
         calls.append(cfg)
-        return toy.train_toy(cfg, progress=False)
+        return train.train_model(cfg, progress=False)
 
     first = cached(tiny(), trainer, tmp_path)
     second = cached(tiny(), trainer, tmp_path)
@@ -68,7 +71,7 @@ def test_cache_trains_once_then_loads(tmp_path):
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
 def test_a_truncated_or_corrupt_file_is_retrained_never_used(tmp_path, damage):
     cfg = tiny()
-    good = cached(cfg, lambda c: toy.train_toy(c, progress=False), tmp_path)
+    good = cached(cfg, lambda c: train.train_model(c, progress=False), tmp_path)
     path = train.cache_path(cfg, tmp_path)
     raw = path.read_bytes()
     path.write_bytes(raw[: len(raw) // 2] if damage == "truncate" else raw[:-10] + bytes(10))
@@ -76,7 +79,7 @@ def test_a_truncated_or_corrupt_file_is_retrained_never_used(tmp_path, damage):
         train.load(path)
     calls = []
     with pytest.warns(UserWarning, match="unreadable"):
-        again = cached(cfg, lambda c: calls.append(1) or toy.train_toy(c, progress=False), tmp_path)
+        again = cached(cfg, lambda c: calls.append(1) or train.train_model(c, progress=False), tmp_path)
     assert calls == [1]
     assert all(torch.equal(good["state"][k], again["state"][k]) for k in good["state"])
     train.load(path)  # repaired
@@ -102,19 +105,52 @@ def test_readonly_cache_refuses_to_train(tmp_path, monkeypatch):
         cached(tiny(), lambda c: pytest.fail("trained"), tmp_path)
 
 
-def test_config_key_is_stable_and_order_free():
-    a = tiny()
-    b = dict(reversed(list(a.items())))
-    assert train.config_key(a) == train.config_key(b)
-    assert train.config_key(a) != train.config_key(tiny(steps=31))
+def test_config_key_is_stable():
+    """A configuration's key is the one it had as a plain dict (a changed key orphans the shipped models)."""
+    assert train.config_key(tiny()) == "2a63fcc00afb1d45"
+    assert train.config_key(tiny()) != train.config_key(tiny(steps=31))
+
+
+def test_configurations_are_frozen_and_round_trip_through_their_dict():
+    for cls in (toy.ToyConfig, images.ImageConfig):
+        assert set(cls.KEYS) == {f.name for f in dataclasses.fields(cls)} - {"extra"}, cls.__name__
+    config = tiny(extra=dict(n_keep=40, window=[0, 3]))
+    d = config.to_dict()
+    assert list(d)[-2:] == ["n_keep", "window"] and d["means"] == [1.0, 2.0]
+    assert toy.ToyConfig.from_dict(d) == config
+    d["means"].append(3.0)  # the dict is a copy
+    assert config.means == [1.0, 2.0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.steps = 1
+    with pytest.raises(params.ParameterError, match="'extra'"):
+        tiny(extra=dict(seed=1))
+    with pytest.raises(TypeError):  # keyword-only after name and size
+        images.ImageConfig("x", 8, 20, 5, 8, 1e-3, 0)
+
+
+def test_every_shipped_model_is_found_from_its_configuration(monkeypatch):
+    """Each file in models/ holds the dict of a configuration whose key names that file: read-only, every
+    configuration rebuilt from a stored dict resolves to its shipped model."""
+    models = Path(__file__).resolve().parent.parent / "models"
+    files = sorted(models.glob("*.pt"))
+    configs = []
+    for path in files:
+        stored = train.load(path)["config"]
+        config = (toy.ToyConfig if "means" in stored else images.ImageConfig).from_dict(stored)
+        assert json.dumps(config.to_dict()) == json.dumps(stored), path.name  # keys, order, values and types
+        assert train.cache_path(config, models) == path
+        configs.append(config)
+    monkeypatch.setenv(train.CACHE_ENV, "readonly")
+    payloads = train.cached_many(configs, lambda c: pytest.fail("trained"), models)
+    assert len(files) > 0 and [p["config"] for p in payloads] == [c.to_dict() for c in configs]
 
 
 def test_parallel_training_gives_the_models_of_serial_training(tmp_path):
     cfgs = [tiny("p"), tiny("p", seed=1)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        parallel = toy.toy_models(cfgs, tmp_path / "par", workers=2)
-    serial = toy.toy_models(cfgs, tmp_path / "ser", workers=1)
+        parallel = train.models(cfgs, tmp_path / "par", workers=2)
+    serial = train.models(cfgs, tmp_path / "ser", workers=1)
     for (mp, _), (ms, _) in zip(parallel, serial):
         assert all(torch.equal(a, b) for a, b in zip(mp.state_dict().values(), ms.state_dict().values()))
 

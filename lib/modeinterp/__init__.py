@@ -15,10 +15,11 @@ Modules, one concept each:
   detection  how well a score detects: ROC/AUROC (within groups, standard error), operating points, window choice
   mixtures   Gaussian mixtures with known modes, their exact noised score (the oracle), a labeller
   nets       denoisers (the toy MLP, a small pixel-unshuffle U-Net)
-  train      a model-agnostic training loop and the cache of trained models
+  train      a model-agnostic training loop, the configuration of a model (ModelConfig), the cache of
+             trained models
   parallel   several processes through accelerate: data-parallel training, sampling split by sample index
-  toy        training the toy MLP on a mixture, end to end, from one configuration
-  images     training an image model (U-Net, or MLP for tiny images), from one configuration
+  toy        the toy model's configuration (ToyConfig): a mixture, its training set, the MLP
+  images     an image model's configuration (ImageConfig): a U-Net, or an MLP for tiny images
   pixels     pixel handling shared by the image datasets: value ranges, foreground counts, strips
   shapes     the simple-shapes images: seeded generator and shape counter
   hands      procedural hands with a finger counter; the 11k Hands loader

@@ -10,11 +10,11 @@ From generation 1 on, each strategy has its own lineage of models. The loop know
 model: `fit` trains (or loads) one model per lineage, `draw` samples a model and scores the samples.
 """
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
-from . import params, samplers
+from . import params, samplers, train
 from .diffusion import Schedule
 from .metric import posthoc_variance
 from .runtime import generator
@@ -44,12 +44,13 @@ def select(strategy: str, samples: torch.Tensor, variance: torch.Tensor, n_keep:
     return samples[torch.argsort(variance, stable=True)[:n_keep]]
 
 
-def lineage_config(base: dict, lineage: str, generation: int) -> dict:
-    """The configuration of one lineage's model at one generation (the cache key of that model). From generation
-    1 on, a model trains on drawn samples, so its key also names the samplers' noise (samplers.NOISE)."""
+def lineage_config(base: train.ModelConfig, lineage: str, generation: int) -> train.ModelConfig:
+    """The configuration of one lineage's model at one generation (the cache key of that model): `base` with
+    the extra keys lineage and generation. From generation 1 on, a model trains on drawn samples, so its key also
+    names the samplers' noise (samplers.NOISE)."""
     drawn = {} if generation == 0 else {"noise": samplers.NOISE}
-    return {**base, "name": f"{base['name']}-{lineage}-g{generation}", "lineage": lineage,
-            "generation": generation, **drawn}
+    return replace(base, name=f"{base.name}-{lineage}-g{generation}",
+                   extra={**base.extra, "lineage": lineage, "generation": generation, **drawn})
 
 
 def run(data: torch.Tensor, strategies, generations: int, fit: Callable, draw: Callable, n_keep: int,
@@ -74,15 +75,16 @@ def run(data: torch.Tensor, strategies, generations: int, fit: Callable, draw: C
     return history
 
 
-def lineage_fit(base: dict, models: Callable, cache_dir, workers: int = 1, device: str = "cpu",
+def lineage_fit(base: train.ModelConfig, cache_dir, workers: int = 1, device: str = "cpu",
                 processes: int = 1) -> Callable:
-    """A `fit` for run(): one model of `base` per lineage, from `models` (toy.toy_models or
-    images.image_models), cached; each trained in `processes` processes when processes > 1."""
+    """A `fit` for run(): one model of `base` per lineage (train.models), cached; each trained in `processes`
+    processes when processes > 1."""
     def fit(g: int, training: dict) -> dict:
-        configs = [lineage_config(base, lineage, g) for lineage in training]
-        data = {c["name"]: training[c["lineage"]] for c in configs}
-        trained = models(configs, cache_dir, workers, device, data=data, processes=processes)
-        return {c["lineage"]: model for c, (model, _) in zip(configs, trained)}
+        configs = {lineage: lineage_config(base, lineage, g) for lineage in training}
+        data = {c.name: training[lineage] for lineage, c in configs.items()}
+        trained = train.models(list(configs.values()), cache_dir, workers, device, data=data,
+                               processes=processes)
+        return {lineage: model for lineage, (model, _) in zip(configs, trained)}
     return fit
 
 

@@ -162,13 +162,14 @@ def study_config(**overrides) -> dict:
     return s
 
 
-def model_config(s: dict) -> dict:
+def model_config(s: dict) -> images.ImageConfig:
     """The image-model configuration of the study's single run: warmup over warmup_steps (whatever the total), then
     a constant rate, so that the checkpoint at s steps does not depend on the last checkpoint; EMA weights."""
     steps = s["checkpoints"][-1]
-    return {**images.image_config("shapes-study", s["size"], s["T"], steps, s["batch"], s["lr"], s["seed"],
-                                  arch=dict(fold=s["fold"], base=s["base"]), ema=s["ema"],
-                                  warmup=(s["warmup_steps"] + 0.5) / steps, n_train=s["n_train"]), "decay": "constant"}
+    return images.ImageConfig("shapes-study", s["size"], T=s["T"], steps=steps, batch=s["batch"], lr=s["lr"],
+                              seed=s["seed"], arch=dict(fold=s["fold"], base=s["base"]), ema=s["ema"],
+                              warmup=(s["warmup_steps"] + 0.5) / steps,
+                              extra=dict(n_train=s["n_train"], decay="constant"))
 
 
 def _checkpoint_path(work: Path, step: int) -> Path:
@@ -185,11 +186,10 @@ def _train(s: dict, work: Path, device: str = "cpu") -> None:
 
     def keep(step, model):
         if step in s["checkpoints"]:
-            train.save({"config": config, "step": step, "state": {k: v.detach().cpu().clone() for k, v in
+            train.save({"config": config.to_dict(), "step": step, "state": {k: v.detach().cpu().clone() for k, v in
                         model.state_dict().items()}}, _checkpoint_path(work, step))
 
-    losses = images.train_image_model(config, {config["name"]: x}, progress=False, device=device,
-                                      callback=keep)["loss"]
+    losses = train.train_model(config, {config.name: x}, progress=False, device=device, callback=keep)["loss"]
     with atomic(work / "loss.json") as tmp:
         tmp.write_text(json.dumps(losses))
 
@@ -199,10 +199,11 @@ def evaluate(s: dict, work: Path, step: int, seed: int, device: str = "cpu") -> 
     counter."""
     setup(seed)
     payload = train.load(_checkpoint_path(work, step))
-    model = images.build(payload["config"])
+    config = images.ImageConfig.from_dict(payload["config"])
+    model = config.build()
     model.load_state_dict(payload["state"])
     model.to(device).eval()
-    schedule = diffusion.make_schedule(payload["config"]["schedule"], payload["config"]["T"])
+    schedule = diffusion.make_schedule(config.schedule, config.T)
     start = time.perf_counter()
     ws = window_study(model, schedule, s["n_samples"], (1, s["size"], s["size"]), sampling_steps=s["sampling_steps"],
                       paper_window=s["paper_window"], decision_agreement=s["decision_agreement"], last_k=s["last_k"],

@@ -1,24 +1,51 @@
 """The toy experiment end to end: a Gaussian mixture, its training set, and the MLP trained on it, all from one
-configuration dict (which is also the cache key)."""
-from functools import partial
+configuration (which is also the cache key)."""
+from dataclasses import dataclass, field
 
 import torch
 
-from . import diffusion, params, train
+from . import params
 from .mixtures import mixture
 from .nets import ToyMLP
 from .runtime import generator
+from .train import ModelConfig
 
 
-def toy_config(name: str, means, std: float, *, n_train: int, T: int, steps: int, batch: int, lr: float,
-               seed: int, width: int = 128, n_blocks: int = 3, shared_blocks: bool = False,
-               schedule: str = "linear", low_t_share: float = 0.0, low_t_max: int = 50,
-               warmup: float = 0.05) -> dict:
-    """The full configuration of one toy model: data, network, schedule and optimisation."""
-    return dict(name=name, means=[m if isinstance(m, (int, float)) else list(m) for m in means], std=std,
-                n_train=n_train, T=T, schedule=schedule, width=width, n_blocks=n_blocks,
-                shared_blocks=shared_blocks, steps=steps, batch=batch, lr=lr, warmup=warmup,
-                low_t_share=low_t_share, low_t_max=low_t_max, seed=seed)
+@dataclass(frozen=True, kw_only=True)
+class ToyConfig(ModelConfig):
+    """The full configuration of one toy model: data (a mixture of `means`, each of std `std`), network,
+    schedule and optimisation. Built as ToyConfig(name, means, std, *, n_train=..., T=..., ...)."""
+
+    KEYS = ("name", "means", "std", "n_train", "T", "schedule", "width", "n_blocks", "shared_blocks", "steps",
+            "batch", "lr", "warmup", "low_t_share", "low_t_max", "seed")
+
+    means: list = field(kw_only=False)  # one number per mode (1D), or one list of coordinates per mode
+    std: float = field(kw_only=False)
+    n_train: int
+    schedule: str = "linear"
+    width: int = 128
+    n_blocks: int = 3
+    shared_blocks: bool = False
+    low_t_share: float = 0.0  # share of each batch with t below low_t_max (see diffusion.sample_t)
+    low_t_max: int = 50
+
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "means", [m if isinstance(m, (int, float)) else list(m) for m in self.means])
+
+    def training_set(self) -> torch.Tensor:
+        """The n_train points the model is trained on (seeded by the configuration's seed)."""
+        return mixture(self.means, self.std).sample(self.n_train, generator(self.seed))
+
+    def training_data(self, data: dict | None) -> torch.Tensor:
+        """data[name] if `data` is given (e.g. samples of an earlier model, in recursive training), else the
+        configuration's training set."""
+        return self.training_set() if data is None else data[self.name]
+
+    def build(self) -> ToyMLP:
+        """An untrained network of the configuration's shape."""
+        dim = len(self.means[0]) if isinstance(self.means[0], list) else 1
+        return ToyMLP(dim, self.T, self.width, self.n_blocks, self.shared_blocks)
 
 
 def check_recipe(*, T: int, train_steps: int, batch: int, lr: float, width: int, low_t_share: float | None = None,
@@ -30,34 +57,3 @@ def check_recipe(*, T: int, train_steps: int, batch: int, lr: float, width: int,
     if low_t_share is not None:
         params.real("low_t_share", low_t_share, low=0, high=1)
         params.integer("low_t_max", low_t_max, low=1, high=T)
-
-
-def training_set(config: dict) -> torch.Tensor:
-    """The n_train points the model of `config` is trained on (seeded by the config's seed)."""
-    return mixture(config["means"], config["std"]).sample(config["n_train"], generator(config["seed"]))
-
-
-def build(config: dict) -> ToyMLP:
-    """An untrained network of the configuration's shape."""
-    dim = len(config["means"][0]) if isinstance(config["means"][0], list) else 1
-    return ToyMLP(dim, config["T"], config["width"], config["n_blocks"], config["shared_blocks"])
-
-
-def train_toy(config: dict, progress: bool = True, device: str = "cpu", data: dict | None = None) -> dict:
-    """Train the configuration's MLP (on `device`); return its state and loss history.
-
-    It trains on the configuration's training set, or on data[config["name"]] when `data` (name -> points) is
-    given: e.g. samples of an earlier model, in recursive training.
-    """
-    data = training_set(config) if data is None else data[config["name"]]
-    schedule = diffusion.make_schedule(config["schedule"], config["T"])
-    torch.manual_seed(config["seed"])
-    return train.train_eps(build(config).to(device), data, schedule, config, device, progress)
-
-
-def toy_models(configs: list[dict], cache_dir, workers: int = 1, device: str = "cpu",
-               data: dict | None = None, processes: int = 1) -> list[tuple[ToyMLP, dict]]:
-    """The trained models of `configs` (on `device`) with their payloads: cached, else trained in `workers`
-    processes, or each data-parallel in `processes` processes (on `data`, if given: see train_toy)."""
-    fn = partial(train_toy, progress=workers <= 1, device=str(device), data=data)
-    return train.trained_models(configs, build, fn, cache_dir, workers, device, processes)

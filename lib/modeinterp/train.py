@@ -1,7 +1,11 @@
-"""A model-agnostic training loop, and the cache of trained models keyed by their full configuration.
+"""A model-agnostic training loop, the configuration of a model, and the cache of trained models keyed by their
+full configuration.
 
 The loop knows nothing of the model or the data: it draws a batch, splits it into cache-sized chunks,
 accumulates the gradient of `loss(model, chunk, generator)` and steps Adam with warmup and cosine decay.
+
+A configuration (ModelConfig: toy.ToyConfig, images.ImageConfig) holds everything that determines a model: it
+builds the network and picks the training set; `models` trains (or loads) the models of a list of them.
 
 The cache stores one file per configuration, named by a hash of the configuration. Files are written
 atomically (temporary file, then rename) and begin with a digest of their payload, so a truncated or corrupt
@@ -19,15 +23,18 @@ import os
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from copy import deepcopy
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
-from . import parallel
-from .diffusion import eps_loss, sample_t
+from . import parallel, params
+from .diffusion import eps_loss, make_schedule, sample_t
 from .files import atomic
 from .noise import sample_seed
 from .runtime import generator, show_progress
@@ -139,39 +146,94 @@ def _distributed(model, generator, bf16) -> _Engine:
                    lambda history: acc.reduce(torch.tensor(history, device=acc.device), "mean").tolist())
 
 
-def train_eps(model: torch.nn.Module, data: torch.Tensor, schedule, config: dict, device: str = "cpu",
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    """The full configuration of one model, which is also its cache key: the network (a subclass's fields), the
+    diffusion schedule, the optimisation, the seed, and `extra` keys for whatever else determines the model."""
+
+    KEYS: ClassVar[tuple[str, ...]] = ()  # a subclass's fields in the order of its dict (extra keys follow)
+
+    name: str = field(kw_only=False)
+    T: int
+    schedule: str
+    steps: int
+    batch: int
+    lr: float
+    seed: int
+    warmup: float = 0.05  # share of the steps with a linear warmup (see fit)
+    # further keys of the dict: e.g. the training data's n_train or seed; recursive training's lineage, generation
+    # and noise; decay (see fit)
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        clash = sorted(set(self.extra) & set(self.KEYS))
+        if clash:
+            params.fail("extra", f"keys other than the fields of {type(self).__name__}", clash)
+
+    def to_dict(self) -> dict:
+        """The configuration as a plain dict (a copy): the cache key's text and the payload's "config"."""
+        return deepcopy({**{k: getattr(self, k) for k in self.KEYS}, **self.extra})
+
+    @classmethod
+    def from_dict(cls, config: dict) -> "ModelConfig":
+        """The configuration of a dict made by to_dict (e.g. a payload's "config")."""
+        extra = {k: v for k, v in config.items() if k not in cls.KEYS}
+        return cls(**{k: config[k] for k in cls.KEYS}, extra=extra)
+
+    def build(self) -> torch.nn.Module:
+        """An untrained network of the configuration's shape."""
+        raise NotImplementedError
+
+    def training_data(self, data: dict | None) -> torch.Tensor:
+        """The training set (one sample per row): data[name] if given (name -> training set)."""
+        raise NotImplementedError
+
+
+def train_eps(model: torch.nn.Module, data: torch.Tensor, schedule, config: ModelConfig, device: str = "cpu",
               progress: bool = True, callback: Callable | None = None) -> dict:
     """Train a denoiser to predict eps on `data` (one sample per row); return its state and loss history.
 
-    Reads from config: seed, T, batch, steps, lr, warmup, and optionally low_t_share and low_t_max (see
-    diffusion.sample_t), bf16, ema and decay (see fit). callback: as for fit.
+    Reads from config: seed, T, batch, steps, lr, warmup; low_t_share and low_t_max (see diffusion.sample_t),
+    bf16 and ema where it has them; the extra key decay (see fit). callback: as for fit.
     """
     data = data.to(device)
-    g = generator(config["seed"] + 1, device)
+    g = generator(config.seed + 1, device)
 
     def draw(gen):
-        return data[torch.randint(0, len(data), (config["batch"],), generator=gen, device=gen.device)]
+        return data[torch.randint(0, len(data), (config.batch,), generator=gen, device=gen.device)]
 
     def loss(net, x0, gen):
-        t = sample_t(len(x0), config["T"], gen, config.get("low_t_share", 0.0), config.get("low_t_max", 50))
+        low_t = getattr(config, "low_t_share", 0.0), getattr(config, "low_t_max", 50)
+        t = sample_t(len(x0), config.T, gen, *low_t)
         return eps_loss(net, schedule, x0, t, gen)
 
-    history = fit(model, draw, loss, config["steps"], config["lr"], g, config["warmup"], progress=progress,
-                  bf16=config.get("bf16", False), ema=config.get("ema"), decay=config.get("decay", "cosine"),
-                  callback=callback)
+    history = fit(model, draw, loss, config.steps, config.lr, g, config.warmup, progress=progress,
+                  bf16=getattr(config, "bf16", False), ema=getattr(config, "ema", None),
+                  decay=config.extra.get("decay", "cosine"), callback=callback)
     state = {k: v.cpu() for k, v in model.state_dict().items()}
     return {"state": state, "loss": history[:: max(1, len(history) // 500)]}
 
 
-def config_key(config: dict) -> str:
-    """A stable 16-hex-digit key for a JSON-serialisable configuration."""
-    text = json.dumps({"cache_version": CACHE_VERSION, **config}, sort_keys=True, separators=(",", ":"))
+def train_model(config: ModelConfig, data: dict | None = None, progress: bool = True, device: str = "cpu",
+                callback: Callable | None = None) -> dict:
+    """Train the configuration's network (on `device`) on its training set, config.training_data(data); return
+    its state and loss history. callback: as for fit (e.g. to keep checkpoints)."""
+    x = config.training_data(data)
+    schedule = make_schedule(config.schedule, config.T)
+    torch.manual_seed(config.seed)
+    return train_eps(config.build().to(device), x, schedule, config, device, progress, callback)
+
+
+def config_key(config: ModelConfig) -> str:
+    """A stable 16-hex-digit key for a configuration (a hash of its dict as JSON)."""
+    text = json.dumps({"cache_version": CACHE_VERSION, **config.to_dict()}, sort_keys=True,
+                      separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def cache_path(config: dict, cache_dir: str | os.PathLike) -> Path:
+def cache_path(config: ModelConfig, cache_dir: str | os.PathLike) -> Path:
     """Where the model trained from `config` is stored."""
-    return Path(cache_dir) / f"{config.get('name', 'model')}-{config_key(config)}.pt"
+    return Path(cache_dir) / f"{config.name}-{config_key(config)}.pt"
 
 
 def save(payload: dict, path: str | os.PathLike) -> None:
@@ -193,14 +255,14 @@ def load(path: str | os.PathLike) -> dict:
     return torch.load(io.BytesIO(data), weights_only=True)
 
 
-def _lookup(config: dict, cache_dir) -> dict | None:
+def _lookup(config: ModelConfig, cache_dir) -> dict | None:
     """The cached payload of `config`, or None (a corrupt or mismatched file is reported, never used)."""
     path = cache_path(config, cache_dir)
     if not path.exists():
         return None
     try:
         payload = load(path)
-        if payload.get("config") == config:
+        if payload.get("config") == config.to_dict():
             return payload
         warnings.warn(f"{path} holds another configuration; retraining")
     except Exception as e:
@@ -208,18 +270,18 @@ def _lookup(config: dict, cache_dir) -> dict | None:
     return None
 
 
-def _train_and_store(train: Callable, config: dict, cache_dir, threads: int = 1) -> dict | None:
+def _train_and_store(train: Callable, config: ModelConfig, cache_dir, threads: int = 1) -> dict | None:
     """Train one configuration (in a worker process of a pool, or in each of the processes of parallel.run) and
     store it atomically, from the main process only; return the payload (None under parallel.run)."""
     from .runtime import setup
-    setup(config.get("seed", 0), threads)
-    payload = {"config": config, **train(config)}
+    setup(config.seed, threads)
+    payload = {"config": config.to_dict(), **train(config)}
     if parallel.rank()[0] == 0:
         save(payload, cache_path(config, cache_dir))
     return None if parallel.active() else payload
 
 
-def cached_many(configs: list[dict], train: Callable[[dict], dict], cache_dir, workers: int = 1,
+def cached_many(configs: list[ModelConfig], train: Callable[[ModelConfig], dict], cache_dir, workers: int = 1,
                 processes: int = 1, device: str = "cpu") -> list[dict]:
     """The payloads trained from `configs`: from the cache, else trained (in `workers` processes) and stored.
 
@@ -245,7 +307,7 @@ def cached_many(configs: list[dict], train: Callable[[dict], dict], cache_dir, w
         return payloads
     if workers <= 1 or len(missing) <= 1:
         for i in missing:
-            payloads[i] = {"config": configs[i], **train(configs[i])}
+            payloads[i] = {"config": configs[i].to_dict(), **train(configs[i])}
             save(payloads[i], cache_path(configs[i], cache_dir))
         return payloads
     ctx = multiprocessing.get_context("spawn")
@@ -257,14 +319,16 @@ def cached_many(configs: list[dict], train: Callable[[dict], dict], cache_dir, w
     return payloads
 
 
-def trained_models(configs: list[dict], build: Callable[[dict], torch.nn.Module], train: Callable[[dict], dict],
-                   cache_dir, workers: int = 1, device: str = "cpu",
-                   processes: int = 1) -> list[tuple[torch.nn.Module, dict]]:
-    """The models of `configs` (built by `build`, on `device`, in eval mode) with their payloads: cached,
-    else trained by `train` in `workers` processes, or each in `processes` processes (see cached_many)."""
+def models(configs: list[ModelConfig], cache_dir, workers: int = 1, device: str = "cpu",
+           data: dict | None = None, processes: int = 1) -> list[tuple[torch.nn.Module, dict]]:
+    """The models of `configs` (on `device`, in eval mode) with their payloads: cached, else trained by
+    train_model (on data[name] where `data` is given) in `workers` processes, or each data-parallel in `processes`
+    processes (one GPU each on CUDA; see cached_many). `data` may omit configurations that are in the cache."""
+    fit_one = partial(train_model, data=data, progress=workers <= 1, device=str(device))
+    payloads = cached_many(configs, fit_one, cache_dir, workers, processes, str(device))
     out = []
-    for config, payload in zip(configs, cached_many(configs, train, cache_dir, workers, processes, str(device))):
-        model = build(config)
+    for config, payload in zip(configs, payloads):
+        model = config.build()
         model.load_state_dict(payload["state"])
         out.append((model.to(device).eval(), payload))
     return out
