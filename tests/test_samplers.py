@@ -131,6 +131,14 @@ def test_samples_and_metric_do_not_depend_on_the_chunk_size(oracle, sampler):
     assert a.variance[(0, 40)].std() > 0 and a.x0.std() > 0.5  # not a degenerate run
 
 
+def test_a_smaller_run_draws_the_first_samples_of_a_larger_one(oracle):
+    gm, schedule, eps = oracle
+    fn = partial(samplers.ddpm, eps, schedule, shape=(1,), n_steps=50, windows=[(0, 40)], chunk=16, progress=False)
+    small, large = fn(n=40, generator=generator(5)), fn(n=100, generator=generator(5))
+    torch.testing.assert_close(small.x0, large.x0[:40], rtol=0, atol=0)
+    torch.testing.assert_close(small.variance[(0, 40)], large.variance[(0, 40)][:40], rtol=0, atol=0)
+
+
 def test_posthoc_variance_does_not_depend_on_the_chunk_size(oracle):
     gm, schedule, eps = oracle
     x0 = gm.sample(100, generator(4)).float()
