@@ -12,7 +12,6 @@ import ast
 import contextlib
 import copy
 import io
-import json
 import multiprocessing
 import sys
 import time
@@ -30,6 +29,7 @@ from modeinterp.files import atomic
 from modeinterp.nets import ToyMLP, UNet, sinusoidal_embedding
 from modeinterp.noise import Streams, run_seed
 from modeinterp.runtime import generator
+from run_notebooks import recorded_timings  # ci/, beside this file
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -359,13 +359,12 @@ def _memory_table(cases: dict) -> None:
 
 
 def _notebook_minutes() -> None:
-    path = ROOT / "figures" / "timings.json"
     print("\nminutes per notebook at its defaults (2 cores; recorded by `make models` = cold, `make reproduce` = warm):")
-    if not path.exists():
+    timings = recorded_timings()
+    table, runs = timings["notebooks"], timings["runs"]
+    if not table:
         print("  no figures/timings.json yet: run `make models` and `make reproduce`")
         return
-    timings = json.loads(path.read_text())
-    table, runs = timings["notebooks"], timings["runs"]
     for stem, t in sorted(table.items()):
         print(f"  {stem:<24} cold {t.get('cold', float('nan')):5.1f}   warm {t.get('warm', float('nan')):5.1f}")
     total = {k: sum(t[k] for t in table.values() if k in t) for k in ("cold", "warm")}

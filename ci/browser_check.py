@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ import papermill as pm
 import websocket
 
 from modeinterp.files import atomic
+from modeinterp.parallel import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "runs" / "browser-check"
@@ -96,13 +96,6 @@ def find_chromium(given: str | None) -> str:
         if found:
             return found
     sys.exit(f"--chromium: no Chromium binary found (looked for {', '.join(names)} on PATH): {INSTALL}")
-
-
-def free_port() -> int:
-    """A TCP port on localhost that is free now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def copy_parameters(notebook: Path, out_dir: Path) -> dict:

@@ -121,9 +121,14 @@ def timed(notebook: Path, parameters: dict, out: Path) -> float:
     return (time.perf_counter() - start) / 60
 
 
+def timings_path() -> Path:
+    """figures/timings.json: the minutes per notebook and run (see recorded_timings)."""
+    return ROOT / "figures" / "timings.json"
+
+
 def recorded_timings() -> dict:
     """figures/timings.json: {"notebooks": {stem: {kind: minutes}}, "runs": {kind: {"minutes", "jobs"}}}."""
-    path = ROOT / "figures" / "timings.json"
+    path = timings_path()
     return json.loads(path.read_text()) if path.exists() else {"notebooks": {}, "runs": {}}
 
 
@@ -141,8 +146,7 @@ def longest_first(things: list, stem_of) -> list:
 def record_timings(minutes: dict, kind: str, wall: float, jobs: int) -> None:
     """Merge this run's minutes per notebook and its wall-clock total into figures/timings.json (read by
     `make benchmark`)."""
-    path = ROOT / "figures" / "timings.json"
-    table = recorded_timings()
+    path, table = timings_path(), recorded_timings()
     for stem, m in minutes.items():
         table["notebooks"].setdefault(stem, {})[kind] = round(m, 2)
     table["runs"][kind] = {"minutes": round(wall, 2), "jobs": jobs}

@@ -68,6 +68,16 @@ def detection(score, hallucinated, retention: float = 0.95, groups=None) -> Dete
                      auroc_se(a, n_hal, len(np.asarray(hallucinated)) - n_hal))
 
 
+def describe(name: str, window, d: Detection, within: str = "within groups") -> str:
+    """One line for a detection: its name, its window (t_lo, t_hi) or None (a score without a trajectory), the
+    AUROC (+- its standard error), the AUROC within groups (so named) if measured, and the operating point."""
+    where = "no trajectory" if window is None else f"t={window[0]}..{window[1]}"
+    se = "" if d.se is None else f" +- {d.se:.3f}"
+    groups = "" if d.within is None else f", {within} {d.within:.3f}"
+    return (f"{name:>34} ({where}): AUROC {d.auroc:.3f}{se}{groups}; "
+            f"at {d.op.retention:.1%} kept, {d.op.removed:.1%} removed")
+
+
 BEST = "best candidate (held-out half)"
 
 

@@ -65,7 +65,7 @@ def run(fn: Callable, args: tuple, processes: int, device) -> list:
     processes = check(processes, device)
     kind = torch.device(device).type
     distributed_type = "MULTI_GPU" if kind == "cuda" else "MULTI_CPU"
-    env = dict(nproc=processes, node_rank=0, world_size=processes, master_addr="127.0.0.1", master_port=_free_port())
+    env = dict(nproc=processes, node_rank=0, world_size=processes, master_addr="127.0.0.1", master_port=free_port())
     if "OMP_NUM_THREADS" not in os.environ:
         from .runtime import default_threads
         env["omp_num_threads"] = default_threads()
@@ -98,8 +98,8 @@ def _entry(fn: Callable, args: tuple, kind: str, out: str) -> None:
         torch.distributed.destroy_process_group()  # not state's: it skips this under accelerate's launch wrapper
 
 
-def _free_port() -> int:
-    """A TCP port free on this machine now, for the processes' rendezvous."""
+def free_port() -> int:
+    """A TCP port on localhost that is free now (the processes' rendezvous; JupyterLab's in ci/browser_check.py)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

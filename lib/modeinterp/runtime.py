@@ -5,6 +5,8 @@ import random
 import numpy as np
 import torch
 
+from .parallel import active
+
 THREADS_ENV = "MODEINTERP_THREADS"
 PROGRESS_ENV = "MODEINTERP_PROGRESS"
 
@@ -41,8 +43,7 @@ def setup(seed: int = 0, threads: int | None = None) -> torch.Generator:
 def generator(seed: int, device: str = "cpu") -> torch.Generator:
     """A torch.Generator on `device` seeded with `seed` ('cuda' in one of several processes: this process's GPU)."""
     dev = torch.device(device)
-    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
-    if dev.type == "cuda" and dev.index is None and distributed:  # each process's GPU is set by modeinterp.parallel
+    if dev.type == "cuda" and dev.index is None and active():  # each process's GPU is set by modeinterp.parallel
         dev = torch.device("cuda", torch.cuda.current_device())
     return torch.Generator(dev).manual_seed(int(seed))
 

@@ -28,7 +28,7 @@ import math
 import numpy as np
 from scipy import ndimage
 
-from . import params
+from . import params, pixels
 from .pixels import FOREGROUND, as_images
 
 KINDS = ("triangle", "square", "pentagon")  # one per strip, left to right
@@ -118,6 +118,13 @@ def count_shapes(images) -> tuple[np.ndarray, np.ndarray]:
 def hallucinated(images) -> np.ndarray:
     """True where count_shapes labels an image "hallucinated" (a strip holds two or more copies)."""
     return count_shapes(images)[1] == "hallucinated"
+
+
+def baselines(images) -> dict[str, np.ndarray]:
+    """The scores that never look at a trajectory, beside which the metric is judged on the shapes: the foreground
+    pixel count, and the largest of the three strips' (one per kind of shape)."""
+    return {"foreground pixels": pixels.foreground_pixels(images),
+            "largest strip's foreground pixels": pixels.strip_foreground_pixels(images, len(KINDS)).max(1)}
 
 
 def _presence(n, rng):

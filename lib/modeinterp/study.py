@@ -115,12 +115,8 @@ def summary(table: dict, named: dict) -> str:
     lines = []
     for aggregation, (rows, best) in table.items():
         lines.append(aggregation)
-        for name, row in rows.items():
-            w = best if name == detection.BEST else named[name]
-            within = "" if row.within is None else f", within groups {row.within:.3f}"
-            se = "" if row.se is None else f" +- {row.se:.3f}"
-            lines.append(f"  {name:>32} (t={w[0]}..{w[1]}): AUROC {row.auroc:.3f}{se}{within}; "
-                         f"at {row.op.retention:.1%} kept, {row.op.removed:.1%} removed")
+        lines += [detection.describe(name, best if name == detection.BEST else named[name], row)
+                  for name, row in rows.items()]
     return "\n".join(lines)
 
 
@@ -221,10 +217,8 @@ def evaluate(s: dict, work: Path, step: int, seed: int, device: str = "cpu") -> 
         return {**record, "minutes": (time.perf_counter() - start) / 60}
     for aggregation, (rows, best) in compare(ws, hal, keep, s["retention"], groups).items():
         record["windows"][aggregation] = {**ws.named, detection.BEST: best}
-        record["detection"][aggregation] = {
-            name: _row(r) for name, r in rows.items()}
-    baselines = {"foreground pixels": pixels.foreground_pixels(x)[keep],
-                 "largest strip's foreground pixels": pixels.strip_foreground_pixels(x)[keep].max(1)}
+        record["detection"][aggregation] = {name: _row(r) for name, r in rows.items()}
+    baselines = {name: b[keep] for name, b in shapes.baselines(x).items()}
     record["detection"]["no trajectory"] = {
         name: _row(detection.detection(b, hal, s["retention"], groups)) for name, b in baselines.items()}
     return {**record, "minutes": (time.perf_counter() - start) / 60}
