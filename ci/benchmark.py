@@ -23,12 +23,14 @@ import papermill as pm
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from modeinterp import (detection, diffusion, images, metric, parallel, pixels, samplers, setup, shapes, train,
-                        windows)
-from modeinterp.files import atomic
-from modeinterp.nets import ToyMLP, UNet, sinusoidal_embedding
-from modeinterp.noise import Streams, run_seed
-from modeinterp.runtime import generator
+from modeinterp import setup
+from modeinterp.experiments import images, pixels, shapes
+from modeinterp.method import detection, diffusion, metric, samplers, train, windows
+from modeinterp.support import parallel
+from modeinterp.support.files import atomic
+from modeinterp.method.nets import ToyMLP, UNet, sinusoidal_embedding
+from modeinterp.method.noise import Streams, run_seed
+from modeinterp.support.runtime import generator
 from run_notebooks import recorded_timings  # ci/, beside this file
 
 ROOT = Path(__file__).resolve().parent.parent

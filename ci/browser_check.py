@@ -27,8 +27,8 @@ import nbformat
 import papermill as pm
 import websocket
 
-from modeinterp.files import atomic
-from modeinterp.parallel import free_port
+from modeinterp.support.files import atomic
+from modeinterp.support.parallel import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "runs" / "browser-check"

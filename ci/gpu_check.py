@@ -31,7 +31,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run_notebooks  # noqa: E402
 
-from modeinterp import digits, hands, runtime, study  # noqa: E402
+from modeinterp.experiments import digits, hands, study
+from modeinterp.support import runtime  # noqa: E402
 
 OVERRIDES = run_notebooks.ROOT / "ci" / "gpu_check.yaml"
 OUT = run_notebooks.ROOT / "runs" / "gpu-check"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from modeinterp.files import atomic
+from modeinterp.support.files import atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- results:start -->", "<!-- results:end -->"

@@ -19,7 +19,7 @@ import nbformat
 import papermill as pm
 import yaml
 
-from modeinterp.files import atomic
+from modeinterp.support.files import atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"

@@ -12,14 +12,15 @@ from pathlib import Path
 
 import yaml
 
-from modeinterp import runtime, study
+from modeinterp.experiments import study
+from modeinterp.support import runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", type=Path, help="a YAML file of settings overriding modeinterp.study.STUDY")
+    ap.add_argument("--config", type=Path, help="a YAML file of settings overriding modeinterp.experiments.study.STUDY")
     ap.add_argument("--set", nargs=2, action="append", metavar=("NAME", "VALUE"), help="one setting (YAML value)")
     ap.add_argument("--results", type=Path, default=ROOT / "figures" / "06_training_budget" / "study.json")
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "study", help="checkpoints (not committed)")

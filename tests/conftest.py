@@ -3,7 +3,7 @@ import pytest
 from modeinterp import setup
 
 
-from modeinterp.train import CACHE_ENV
+from modeinterp.method.train import CACHE_ENV
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """Helpers used only by the tests: the cache of a single model."""
 from collections.abc import Callable
 
-from modeinterp.train import ModelConfig, cached_many
+from modeinterp.method.train import ModelConfig, cached_many
 
 
 def cached(config: ModelConfig, train: Callable[[ModelConfig], dict], cache_dir) -> dict:

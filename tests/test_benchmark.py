@@ -4,9 +4,9 @@ from pathlib import Path
 
 import torch
 
-from modeinterp import diffusion, samplers
-from modeinterp.nets import ToyMLP
-from modeinterp.runtime import generator
+from modeinterp.method import diffusion, samplers
+from modeinterp.method.nets import ToyMLP
+from modeinterp.support.runtime import generator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ci"))
 import benchmark  # noqa: E402

@@ -3,7 +3,7 @@ comparison of windows."""
 import numpy as np
 import pytest
 
-from modeinterp import detection
+from modeinterp.method import detection
 
 
 def test_operating_point_on_a_hand_made_list():

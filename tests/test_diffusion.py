@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from modeinterp import diffusion
-from modeinterp.runtime import generator
+from modeinterp.method import diffusion
+from modeinterp.support.runtime import generator
 
 
 def test_linear_schedule_has_the_papers_endpoints_for_any_T():

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from modeinterp import digits
-from modeinterp.params import ParameterError
+from modeinterp.experiments import digits
+from modeinterp.support.params import ParameterError
 
-from modeinterp.quality import holdout
+from modeinterp.experiments.quality import holdout
 
 
 def write_mnist(folder, n=50, split="train", gz=False, n_labels=None):

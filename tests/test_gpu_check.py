@@ -11,7 +11,7 @@ sys.path.insert(0, str(ROOT / "ci"))
 import gpu_check  # noqa: E402
 import run_notebooks  # noqa: E402
 
-from modeinterp import digits, hands, labels  # noqa: E402
+from modeinterp.experiments import digits, hands, labels  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 OVERRIDES = gpu_check.overrides()

@@ -6,8 +6,8 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from modeinterp import hands, pixels
-from modeinterp.params import ParameterError
+from modeinterp.experiments import hands, pixels
+from modeinterp.support.params import ParameterError
 
 EIGHT = np.ones((3, 3), bool)
 

@@ -5,9 +5,11 @@ import pytest
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
 
-from modeinterp import diffusion, hf, mixtures, samplers, toy
-from modeinterp.params import ParameterError
-from modeinterp.runtime import generator
+from modeinterp.method import diffusion, mixtures, samplers
+from modeinterp.experiments import toy
+from modeinterp.interfaces import hf
+from modeinterp.support.params import ParameterError
+from modeinterp.support.runtime import generator
 
 WINDOWS = [(0, 4), (0, 19), (5, 12)]
 

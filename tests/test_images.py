@@ -2,8 +2,10 @@
 import pytest
 import torch
 
-from modeinterp import images, params, train
-from modeinterp.runtime import generator
+from modeinterp.method import train
+from modeinterp.experiments import images
+from modeinterp.support import params
+from modeinterp.support.runtime import generator
 
 TINY = dict(size=8, T=20, steps=5, batch=8, lr=1e-3, seed=0, arch=dict(fold=1, base=8, mults=[1, 2]))
 

@@ -1,7 +1,7 @@
 """Hand labels: the labels file's format and errors, and the round trip through save_for_labelling."""
 import pytest
 
-from modeinterp import hands, labels
+from modeinterp.experiments import hands, labels
 
 
 def test_read_labels(tmp_path):

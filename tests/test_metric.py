@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from modeinterp import diffusion, metric
-from modeinterp.runtime import generator
+from modeinterp.method import diffusion, metric
+from modeinterp.support.runtime import generator
 
 
 def test_welford_equals_the_population_variance():

@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from modeinterp import mixtures
-from modeinterp.runtime import generator
+from modeinterp.method import mixtures
+from modeinterp.support.runtime import generator
 
 
 def test_density_integrates_to_one():

@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from modeinterp.diffusion import cosine_schedule, eps_loss
-from modeinterp.nets import ToyMLP, UNet
-from modeinterp.runtime import generator
+from modeinterp.method.diffusion import cosine_schedule, eps_loss
+from modeinterp.method.nets import ToyMLP, UNet
+from modeinterp.support.runtime import generator
 
 
 def n_params(m):

@@ -1,7 +1,7 @@
 """Per-sample random streams: one stream per sample index, independent of how rows are grouped."""
 import torch
 
-from modeinterp import noise
+from modeinterp.method import noise
 
 
 def test_each_row_sees_its_own_stream_whatever_the_grouping():

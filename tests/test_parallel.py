@@ -3,8 +3,10 @@ global batch, sampling split by sample index equals one process, and too many pr
 import pytest
 import torch
 
-from modeinterp import diffusion, images, mixtures, params, parallel, samplers, train
-from modeinterp.runtime import generator
+from modeinterp.method import diffusion, mixtures, samplers, train
+from modeinterp.experiments import images
+from modeinterp.support import params, parallel
+from modeinterp.support.runtime import generator
 
 W = torch.tensor([[1.0, -2.0, 0.5]])
 ROWS = []  # rows each loss call saw, in this process

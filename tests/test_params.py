@@ -1,8 +1,8 @@
 """Parameter validation: one clear error naming the parameter and what is allowed."""
 import pytest
 
-from modeinterp import params
-from modeinterp.runtime import device, setup
+from modeinterp.support import params
+from modeinterp.support.runtime import device, setup
 
 
 @pytest.mark.parametrize("call, message", [
@@ -45,7 +45,7 @@ def test_intervals():
 
 
 def test_recipes_name_the_bad_parameter():
-    from modeinterp import images, toy
+    from modeinterp.experiments import images, toy
     ok = dict(T=100, train_steps=10, batch=8, lr=0.001)
     toy.check_recipe(**ok, width=16)
     toy.check_recipe(**ok, width=16, low_t_share=0.5, low_t_max=50)
@@ -61,7 +61,7 @@ def test_recipes_name_the_bad_parameter():
 
 
 def test_a_notebook_starts_on_a_checked_device_and_says_so(tmp_path, capsys):
-    from modeinterp import notebook
+    from modeinterp.interfaces import notebook
     dev, out = notebook.start(3, "cpu", tmp_path / "figs")
     assert dev.type == "cpu" and out == tmp_path / "figs" and "parameters ok" in capsys.readouterr().out
     with pytest.raises(ValueError, match="device"):

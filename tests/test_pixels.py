@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from modeinterp import pixels, shapes
+from modeinterp.experiments import pixels, shapes
+from modeinterp.method import metric
 
 
 def test_model_range_round_trip():
@@ -14,9 +15,9 @@ def test_model_range_round_trip():
 
 
 def test_strip_edges_give_the_last_strip_the_rest():
-    assert pixels.strip_edges(64, 3) == [0, 21, 42, 64]
-    assert pixels.strip_edges(32, 3) == [0, 10, 20, 32]
-    assert pixels.strip_edges(8, 1) == [0, 8]
+    assert metric.strip_edges(64, 3) == [0, 21, 42, 64]
+    assert metric.strip_edges(32, 3) == [0, 10, 20, 32]
+    assert metric.strip_edges(8, 1) == [0, 8]
 
 
 def test_foreground_counts_per_image_and_per_strip():

@@ -4,7 +4,7 @@ import matplotlib
 matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 
-from modeinterp import plots  # noqa: E402
+from modeinterp.interfaces import plots  # noqa: E402
 
 
 def test_decision_figure_shades_each_window():

@@ -3,11 +3,12 @@ import numpy as np
 import pytest
 import torch
 
-from modeinterp import digits, quality, setup
-from modeinterp.params import ParameterError
-from modeinterp.runtime import generator
+from modeinterp import setup
+from modeinterp.experiments import digits, quality
+from modeinterp.support.params import ParameterError
+from modeinterp.support.runtime import generator
 
-from modeinterp.quality import holdout
+from modeinterp.experiments.quality import holdout
 
 
 def exact_sample(mean, cov, n, rng):

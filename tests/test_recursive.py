@@ -2,8 +2,10 @@
 import pytest
 import torch
 
-from modeinterp import diffusion, images, params, recursive, toy
-from modeinterp.runtime import generator
+from modeinterp.method import diffusion
+from modeinterp.experiments import images, recursive, toy
+from modeinterp.support import params
+from modeinterp.support.runtime import generator
 
 TINY_IMAGE = dict(size=8, T=20, steps=5, batch=8, lr=1e-3, seed=0, arch=dict(fold=1, base=8, mults=[1, 2]))
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from modeinterp import diffusion, metric, mixtures, samplers
-from modeinterp.runtime import generator
+from modeinterp.method import diffusion, metric, mixtures, samplers
+from modeinterp.support.runtime import generator
 
 WEIGHTS = [0.5, 0.3, 0.2]
 

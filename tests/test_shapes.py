@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from modeinterp import pixels, shapes
+from modeinterp.experiments import pixels, shapes
 
 N = 5000
 EIGHT = np.ones((3, 3), bool)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modeinterp import study
+from modeinterp.experiments import study
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_SHAPES = ROOT / "models" / "shapes-6d2d92b173b6171d.pt"  # notebook 03's model (3,000 steps)
@@ -64,7 +64,7 @@ def test_evaluating_a_trained_checkpoint_reports_every_aggregation_with_controls
 
 
 def test_aggregation_claims_name_each_local_aggregation():
-    from modeinterp import detection
+    from modeinterp.method import detection
 
     def row(a, within=None):
         return detection.Detection(a, detection.OperatingPoint(0.1, 0.95, 0.5), within)
@@ -79,7 +79,7 @@ def test_aggregation_claims_name_each_local_aggregation():
 
 
 def test_summary_prints_each_auroc_with_its_standard_error():
-    from modeinterp import detection
+    from modeinterp.method import detection
     d = detection.Detection(0.7, detection.OperatingPoint(0.1, 0.95, 0.5), None, 0.04)
     text = study.summary({study.MEAN: ({"w": d, detection.BEST: d}, (0, 9))}, {"w": (3, 5)})
     assert "(t=3..5): AUROC 0.700 +- 0.040;" in text and "(t=0..9): AUROC 0.700 +- 0.040;" in text

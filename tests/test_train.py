@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from modeinterp import images, params, toy, train
-from modeinterp.runtime import generator
+from modeinterp.method import train
+from modeinterp.experiments import images, toy
+from modeinterp.support import params
+from modeinterp.support.runtime import generator
 
 from helpers import cached
 
@@ -157,7 +159,7 @@ def test_parallel_training_gives_the_models_of_serial_training(tmp_path):
 
 
 def test_progress_bars_can_be_switched_off_for_batch_runs(monkeypatch):
-    from modeinterp.runtime import PROGRESS_ENV, show_progress
+    from modeinterp.support.runtime import PROGRESS_ENV, show_progress
 
     monkeypatch.delenv(PROGRESS_ENV, raising=False)
     assert show_progress() and not show_progress(False)

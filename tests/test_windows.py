@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from modeinterp import diffusion, windows
+from modeinterp.method import diffusion, windows
 
 
 def test_strided_timesteps():

@@ -14,7 +14,7 @@ from sklearn.metrics import pairwise_distances_chunked
 from sklearn.neighbors import NearestNeighbors
 from torch import nn
 
-from . import params, runtime
+from ..support import params, runtime
 
 SIZES = (8, 28)
 FEATURES = 128

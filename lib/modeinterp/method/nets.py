@@ -9,7 +9,7 @@ import math
 import torch
 from torch import nn
 
-from . import params
+from ..support import params
 
 
 def sinusoidal_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:

@@ -5,6 +5,8 @@ in [0, 1] (to_unit). A pixel above FOREGROUND is foreground.
 """
 import numpy as np
 
+from ..method.metric import strip_edges
+
 FOREGROUND = 0.5  # a pixel is foreground if its value is above this
 
 
@@ -27,13 +29,6 @@ def as_images(images, min_size: int = 1) -> np.ndarray:
         raise ValueError(f"images must be n x size x size (or n x 1 x size x size) with size >= {min_size}; "
                          f"got shape {x.shape}")
     return x
-
-
-def strip_edges(width: int, n_strips: int) -> list[int]:
-    """The column edges of n_strips vertical strips of width // n_strips (the last takes the rest): n_strips + 1
-    edges from 0 to width."""
-    step = width // n_strips
-    return [i * step for i in range(n_strips)] + [width]
 
 
 def foreground_pixels(images) -> np.ndarray:

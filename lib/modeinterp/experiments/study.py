@@ -23,9 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import claims, detection, diffusion, images, metric, params, pixels, samplers, shapes, train, windows
-from .files import atomic
-from .runtime import generator, setup
+from . import images, pixels, shapes
+from ..method import detection, diffusion, metric, samplers, train, windows
+from ..support import claims, params
+from ..support.files import atomic
+from ..support.runtime import generator, setup
 
 MEAN = "mean over pixels (paper)"
 

@@ -55,7 +55,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from . import params
+from ..support import params
 from .pixels import FOREGROUND, as_images
 
 FIVE = 5  # a hand with any other count is "hallucinated"

@@ -11,7 +11,6 @@ import torch
 
 from .diffusion import Schedule, predict_x0, q_sample
 from .noise import Streams, run_seed
-from .pixels import strip_edges
 
 
 class Welford:
@@ -55,6 +54,13 @@ def largest_patch(side: int):
 
 def _largest_patch(side: int, v: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.avg_pool2d(v.mean(1, keepdim=True), side).flatten(1).amax(1)
+
+
+def strip_edges(width: int, n_strips: int) -> list[int]:
+    """The column edges of n_strips vertical strips of width // n_strips (the last takes the rest): n_strips + 1
+    edges from 0 to width."""
+    step = width // n_strips
+    return [i * step for i in range(n_strips)] + [width]
 
 
 def largest_strip(n_strips: int):

@@ -13,10 +13,10 @@ from unittest import mock
 
 import torch
 
-from . import params
-from .diffusion import Schedule
-from .samplers import Samples, eta_schedule, reverse
-from .windows import Window
+from ..support import params
+from ..method.diffusion import Schedule
+from ..method.samplers import Samples, eta_schedule, reverse
+from ..method.windows import Window
 
 KINDS = ("ddpm", "ddim")
 NOISE_TYPES = {"beta": "fixed_large", "posterior": "fixed_small"}  # samplers.ddpm's noise -> diffusers' variance_type

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from . import params
+from .runtime import active, default_threads
 
 BACKENDS = {"cpu": "gloo", "cuda": "nccl"}
 
@@ -35,11 +36,6 @@ def check(processes, device) -> int:
         unit = "CUDA GPUs are" if kind == "cuda" else "CPU cores are"
         params.fail("processes", f"at most {available} ({available} {unit} visible here)", processes)
     return processes
-
-
-def active() -> bool:
-    """Whether this process is one of several started by `run` (torch.distributed is initialised)."""
-    return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
 def rank() -> tuple[int, int]:
@@ -67,7 +63,6 @@ def run(fn: Callable, args: tuple, processes: int, device) -> list:
     distributed_type = "MULTI_GPU" if kind == "cuda" else "MULTI_CPU"
     env = dict(nproc=processes, node_rank=0, world_size=processes, master_addr="127.0.0.1", master_port=free_port())
     if "OMP_NUM_THREADS" not in os.environ:
-        from .runtime import default_threads
         env["omp_num_threads"] = default_threads()
     with tempfile.TemporaryDirectory(prefix="modeinterp-run-") as tmp:
         out = Path(tmp) / "results.pt"
@@ -82,7 +77,6 @@ def _entry(fn: Callable, args: tuple, kind: str, out: str) -> None:
     from accelerate import PartialState
 
     from .files import atomic
-    from .runtime import default_threads
 
     state = PartialState(cpu=kind == "cpu", backend=BACKENDS[kind])
     torch.set_num_threads(default_threads())

@@ -5,7 +5,6 @@ import random
 import numpy as np
 import torch
 
-from .parallel import active
 
 THREADS_ENV = "MODEINTERP_THREADS"
 PROGRESS_ENV = "MODEINTERP_PROGRESS"
@@ -38,6 +37,11 @@ def setup(seed: int = 0, threads: int | None = None) -> torch.Generator:
     np.random.seed(seed)
     torch.manual_seed(seed)
     return generator(seed)
+
+
+def active() -> bool:
+    """Whether this process is one of several started by modeinterp.support.parallel.run (torch.distributed is initialised)."""
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
 def generator(seed: int, device: str = "cpu") -> torch.Generator:

@@ -18,11 +18,12 @@ from functools import partial
 import torch
 from tqdm.auto import tqdm
 
-from . import diffusion, parallel
+from . import diffusion
+from ..support import parallel
 from .diffusion import Schedule, predict_x0
 from .metric import Welford
 from .noise import Streams, run_seed
-from .runtime import show_progress
+from ..support.runtime import show_progress
 from .windows import Window, timesteps
 
 NOISE = "per-sample streams"  # how samplers draw noise: part of the key of any model trained on samples

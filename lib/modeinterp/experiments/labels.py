@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import params
-from .files import atomic
+from ..support import params
+from ..support.files import atomic
 from .hands import MIN_SIZE
 from .pixels import as_images
 

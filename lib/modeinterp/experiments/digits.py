@@ -12,7 +12,7 @@ import numpy as np
 import sklearn.datasets
 import torch
 
-from . import params
+from ..support import params
 
 MNIST_URL = "https://yann.lecun.com/exdb/mnist/"
 IMAGES_MAGIC, LABELS_MAGIC = 0x00000803, 0x00000801  # uint8 (0x08), with 3 or 1 dimensions

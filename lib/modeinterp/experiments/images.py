@@ -5,9 +5,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from . import params
-from .nets import ToyMLP, UNet
-from .train import ModelConfig
+from ..support import params
+from ..method.nets import ToyMLP, UNet
+from ..method.train import ModelConfig
 
 ARCH = {  # each network's settings and their defaults
     "unet": dict(fold=4, base=32, mults=[1, 2, 4], attention_below=4),

@@ -14,10 +14,11 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from . import params, samplers, train
-from .diffusion import Schedule
-from .metric import posthoc_variance
-from .runtime import generator
+from ..method import samplers, train
+from ..support import params
+from ..method.diffusion import Schedule
+from ..method.metric import posthoc_variance
+from ..support.runtime import generator
 
 STRATEGIES = ("none", "random", "variance")
 REAL = "real"  # the lineage of generation 0, trained on real data and shared by every strategy

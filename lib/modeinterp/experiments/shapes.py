@@ -28,7 +28,8 @@ import math
 import numpy as np
 from scipy import ndimage
 
-from . import params, pixels
+from . import pixels
+from ..support import params
 from .pixels import FOREGROUND, as_images
 
 KINDS = ("triangle", "square", "pentagon")  # one per strip, left to right

@@ -3,8 +3,9 @@ from pathlib import Path
 
 import torch
 
-from . import parallel, plots
-from .runtime import device as check_device, setup
+from . import plots
+from ..support import parallel
+from ..support.runtime import device as check_device, setup
 
 
 def start(seed: int, device: str, out_dir, processes: int = 1) -> tuple[torch.device, Path]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import params
+from ..support import params
 
 SCHEDULES = ("linear", "cosine")
 

@@ -4,11 +4,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import params
-from .mixtures import mixture
-from .nets import ToyMLP
-from .runtime import generator
-from .train import ModelConfig
+from ..support import params
+from ..method.mixtures import mixture
+from ..method.nets import ToyMLP
+from ..support.runtime import generator
+from ..method.train import ModelConfig
 
 
 @dataclass(frozen=True, kw_only=True)

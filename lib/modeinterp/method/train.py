@@ -33,11 +33,11 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
-from . import parallel, params
+from ..support import parallel, params
 from .diffusion import eps_loss, make_schedule, sample_t
-from .files import atomic
+from ..support.files import atomic
 from .noise import sample_seed
-from .runtime import generator, show_progress
+from ..support.runtime import generator, show_progress
 
 CACHE_ENV = "MODEINTERP_CACHE"
 CACHE_VERSION = 1  # bump when training code changes what a configuration produces
@@ -273,7 +273,7 @@ def _lookup(config: ModelConfig, cache_dir) -> dict | None:
 def _train_and_store(train: Callable, config: ModelConfig, cache_dir, threads: int = 1) -> dict | None:
     """Train one configuration (in a worker process of a pool, or in each of the processes of parallel.run) and
     store it atomically, from the main process only; return the payload (None under parallel.run)."""
-    from .runtime import setup
+    from ..support.runtime import setup
     setup(config.seed, threads)
     payload = {"config": config.to_dict(), **train(config)}
     if parallel.rank()[0] == 0:

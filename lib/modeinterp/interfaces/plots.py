@@ -7,8 +7,8 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from .files import atomic
-from .detection import roc
+from ..support.files import atomic
+from ..method.detection import roc
 
 METADATA = {".png": {"Software": None}, ".pdf": {"CreationDate": None, "Producer": None}, ".svg": {"Date": None}}
 
@@ -98,7 +98,7 @@ def study_series(ax, records: list[dict], aggregation: str, window: str, field: 
                  **style) -> None:
     """One study curve against training steps (log axis): the first sampling seed as a line, every other seed as
     points; with errors, one standard error as bars (see modeinterp.study.series)."""
-    from .study import series
+    from ..experiments.study import series
     first = min(r["seed"] for r in records)
     line = style.pop("ls", style.pop("linestyle", "-"))
     for seeds, ls in (([first], line), (sorted({r["seed"] for r in records} - {first}), "none")):

@@ -1,0 +1,1 @@
+"""The paper's experiments: datasets with known modes, their counters and labels, and the studies."""

@@ -1,0 +1,1 @@
+"""Interfaces: figures, the notebooks' preamble, and the diffusers adapter (optional: needs diffusers)."""

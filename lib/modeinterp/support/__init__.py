@@ -1,0 +1,1 @@
+"""Support: parameter checks, seeds and threads, processes, atomic files, claims files."""
