@@ -86,25 +86,38 @@ def only_complete_models(cache: Path, quick: int) -> None:
         train.load(f)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
-def test_a_stopped_training_run_ends_at_once_and_leaves_only_complete_models(tmp_path, signum):
-    run, children, cache, started = start_run(tmp_path, workers=2, processes=1, quick=2, slow=3)
-    workers = [c for c in children if "resource_tracker" not in " ".join(c.cmdline())]
-    assert len(workers) == 2
+def started_by(children: list) -> list:
+    """The processes that a run started to compute (its workers), not multiprocessing's resource tracker."""
+    return [c for c in children if "resource_tracker" not in " ".join(c.cmdline())]
+
+
+def stop(run: subprocess.Popen, children: list, started: Path, signum: int) -> None:
+    """Send `signum` as it arrives in practice (SIGINT to the process group, as Jupyter's Interrupt and Ctrl-C do;
+    the others to the process) and wait for the outcome: after SIGINT the caller lives on (as a notebook's kernel
+    does) and the processes it started have ended; otherwise the caller, by that signal, and every process it
+    started have ended."""
+    workers = started_by(children)
     try:
-        if signum == signal.SIGINT:  # Jupyter's Interrupt signals the kernel's process group, as Ctrl-C does
+        if signum == signal.SIGINT:
             os.killpg(run.pid, signum)
-            wait_for(lambda: (started / "interrupted").exists() and not any(alive(w) for w in workers),
-                     "the interrupt reaches the caller and its workers end")
-            assert run.poll() is None  # the caller goes on (a notebook's kernel), its workers stopped
+            wait_for(lambda: (started / "interrupted").exists() and not any(alive(c) for c in workers),
+                     "the interrupt reaches the caller and the processes it started end")
+            assert run.poll() is None
         else:
             os.kill(run.pid, signum)
             wait_for(lambda: run.poll() is not None and not any(alive(c) for c in children),
-                               "the run and every process it started end")
+                     "the run and every process it started end")
             assert run.returncode == -signum
     finally:
         os.killpg(run.pid, signal.SIGKILL)
         run.communicate()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
+def test_a_stopped_training_run_ends_at_once_and_leaves_only_complete_models(tmp_path, signum):
+    run, children, cache, started = start_run(tmp_path, workers=2, processes=1, quick=2, slow=3)
+    assert len(started_by(children)) == 2
+    stop(run, children, started, signum)
     assert sorted(p.name.split("-")[1] for p in started.glob("slow-*")) == ["0", "1"]  # the third never started
     only_complete_models(cache, quick=2)
 
@@ -112,17 +125,6 @@ def test_a_stopped_training_run_ends_at_once_and_leaves_only_complete_models(tmp
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
 def test_a_stopped_data_parallel_training_ends_at_once_and_stores_nothing(tmp_path, signum):
     run, children, cache, started = start_run(tmp_path, workers=1, processes=2, quick=0, slow=1)
-    try:
-        (os.killpg if signum == signal.SIGINT else os.kill)(run.pid, signum)
-        processes = [c for c in children if "resource_tracker" not in " ".join(c.cmdline())]
-        if signum == signal.SIGINT:
-            wait_for(lambda: (started / "interrupted").exists() and not any(alive(c) for c in processes),
-                     "the interrupt reaches the caller and the training processes end")
-        else:
-            wait_for(lambda: run.poll() is not None and not any(alive(c) for c in children),
-                     "the run and every process it started end")
-            assert run.returncode == -signum
-    finally:
-        os.killpg(run.pid, signal.SIGKILL)
-        run.communicate()
+    assert len(started_by(children)) == 2
+    stop(run, children, started, signum)
     only_complete_models(cache, quick=0)
