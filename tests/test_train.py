@@ -80,7 +80,7 @@ def test_a_truncated_or_corrupt_file_is_retrained_never_used(tmp_path, damage):
     with pytest.raises(ValueError, match="truncated or corrupt"):
         train.load(path)
     calls = []
-    with pytest.warns(UserWarning, match="unreadable"):
+    with pytest.warns(UserWarning, match="truncated or corrupt.*; retraining"):
         again = cached(cfg, lambda c: calls.append(1) or train.train_model(c, progress=False), tmp_path)
     assert calls == [1]
     assert all(torch.equal(good["state"][k], again["state"][k]) for k in good["state"])

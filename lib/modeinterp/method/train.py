@@ -274,6 +274,8 @@ def _lookup(config: ModelConfig, cache_dir, readonly: bool = False) -> dict | No
     try:
         payload = load(path)
         problem = None if payload.get("config") == config.to_dict() else f"{path} holds another configuration"
+    except ValueError as e:  # load's: the file is truncated or corrupt (it names the file)
+        problem = str(e)
     except Exception as e:
         problem = f"{path} is unreadable ({e})"
     if problem is None:
