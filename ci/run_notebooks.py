@@ -37,7 +37,7 @@ def check_names(notebook: Path, parameters: dict) -> None:
 
 def parameters_of(notebook: Path) -> dict:
     """The notebook's parameters (papermill's inspection); exit with one line if it is not a readable notebook."""
-    if notebook.suffix != ".ipynb" or not notebook.is_file():
+    if notebook.suffix != ".ipynb":
         sys.exit(f"{notebook} is not a notebook (.ipynb file)")
     try:
         return pm.inspect_notebook(str(notebook))
