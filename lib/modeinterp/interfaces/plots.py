@@ -57,7 +57,7 @@ def decision(ts, agreement, spans: dict, T: int, title: str = ""):
     ax.plot(ts, agreement, color="k")
     for i, (label, (lo, hi)) in enumerate(spans.items()):
         ax.axvspan(lo, hi, color=("C0", "C3", "C2", "C1")[i % 4], alpha=0.2, label=f"{label}, t={lo}..{hi}")
-    ax.set(xlabel="t (reverse process runs right to left)", ylabel="corr(x0_hat, final sample)", xlim=(T, 0),
+    ax.set(xlabel="t (reverse process runs left to right)", ylabel="corr(x0_hat, final sample)", xlim=(T, 0),
            title=title)
     ax.legend(fontsize=8)
     return fig
