@@ -36,7 +36,7 @@ def slope(x, y, se) -> tuple[float, float]:
     return float(np.sum(w * (x - xm) * y) / sxx), float(1 / math.sqrt(sxx))
 
 
-STUDY = dict(  # the defaults (ci/paper/study.yaml overrides them at the paper's scale): notebook 03's data, net, sampler
+STUDY = dict(  # notebook 03's data, network and sampler (ci/paper/study.yaml: the paper's scale)
     size=32, fold=2, base=32, n_train=5000, T=1000, batch=64, lr=0.001, ema=0.995, warmup_steps=150,
     checkpoints=[750, 1500, 3000, 6000, 12000], seeds_last=3, n_samples=1000, n_trajectories=32,
     sampling_steps=250, paper_window=[0.70, 0.85], decision_agreement=[0.25, 0.75], last_k=10,

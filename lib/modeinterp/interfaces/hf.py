@@ -3,9 +3,8 @@
 `sample` runs the scheduler's own step (its timesteps, x0_hat = `pred_original_sample`, posterior and noise
 scale) as the step rule of the library's reverse loop (`samplers.reverse`): the same `Samples`, windows, Welford
 streaming, per-sample noise streams and noise per step (none at the last, unless the scheduler adds some there)
-as `samplers.ddpm` and `samplers.ddim`. `scheduler_from` turns a library schedule
-into a scheduler with the same betas, so both run the same process. diffusers is optional:
-`pip install modeinterp[diffusers]`.
+as `samplers.ddpm` and `samplers.ddim`. `scheduler_from` turns a library schedule into a scheduler with the same
+betas, so both run the same process. diffusers is optional: `pip install modeinterp[diffusers]`.
 """
 import copy
 import sys
@@ -140,7 +139,8 @@ def _ddim_step(model, scheduler, eta_at):
     `variance_noise`."""
     def step(x_t, t, t_prev, z):
         eta = eta_at(t)
-        out = scheduler.step(_eps(model, x_t, t), t, x_t, eta=eta, use_clipped_model_output=scheduler.config.clip_sample,
+        out = scheduler.step(_eps(model, x_t, t), t, x_t, eta=eta,
+                             use_clipped_model_output=scheduler.config.clip_sample,
                              variance_noise=z if eta > 0 else None)
         return out.pred_original_sample, out.prev_sample
 

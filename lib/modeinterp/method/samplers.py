@@ -198,7 +198,8 @@ def reverse(step: Callable, timesteps: Sequence[int], n: int, shape: Sequence[in
                 last_step_noise=last_step_noise)
     if processes == 1:
         return _rows(work, 0, n, generator.device)
-    parts = parallel.run(_shard, (work.to("cpu"), n, generator.device), processes, generator.device)  # not the GPU's memory
+    # a copy on the CPU travels to the processes, not the GPU's memory
+    parts = parallel.run(_shard, (work.to("cpu"), n, generator.device), processes, generator.device)
     return _joined(work, parts)
 
 
@@ -223,12 +224,12 @@ def _rows(work: Work, first: int, stop: int, device) -> Samples:
 def _reverse_chunk(work: Work, start: int, rows: int, device, tick: Callable = lambda: None) -> Samples:
     """Samples start..start+rows-1 from x_T to x_0, the variance of x0_hat streamed over every window."""
     ts, record = work.timesteps, start == 0 and work.n_trajectories > 0
-    noise = Streams(work.seed, start, rows, work.shape, len(ts), device)  # x_T, then one draw per step but the last
-    x_t = noise.randn()  # x_T ~ N(0, I)
+    streams = Streams(work.seed, start, rows, work.shape, len(ts), device)  # x_T, then a draw per step but the last
+    x_t = streams.randn()  # x_T ~ N(0, I)
     hal = {w: Welford() for w in work.windows}  # the metric: the variance of x0_hat over each window
     trajectory = []
     for t, t_prev in zip(ts, ts[1:] + [None]):
-        z = noise.randn() if t_prev is not None or work.last_step_noise else None  # z = 0 at the last step
+        z = streams.randn() if t_prev is not None or work.last_step_noise else None  # z = 0 at the last step
         x0_hat, x_prev = work.step(x_t, t, t_prev, z)
         for (lo, hi), welford in hal.items():
             if lo <= t <= hi:
