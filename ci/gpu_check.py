@@ -32,7 +32,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run_notebooks  # noqa: E402
 
-from modeinterp.experiments import digits, hands, study
+from modeinterp.experiments import budget, digits, hands
 from modeinterp.method import noise
 from modeinterp.support import runtime  # noqa: E402
 
@@ -159,7 +159,7 @@ def main(argv=None) -> int:
         print(f"FAILED noise:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
     start, cpu = time.perf_counter(), _kernel_cpu()
     try:  # the training-budget study (notebook 06 reads the committed one): a tiny run on the device
-        study.run_study(study.study_config(**STUDY), out / "study", out / "study.json", device=args.device)
+        budget.run_study(budget.study_config(**STUDY), out / "study", out / "study.json", device=args.device)
         print("ran the training-budget study (tiny) on", args.device, flush=True)
     except Exception:
         failed.append("study")

@@ -28,11 +28,36 @@ PAPER = ROOT / "ci" / "paper"
 
 def check_names(notebook: Path, parameters: dict) -> None:
     """Exit with a clear message if a parameter is not in the notebook's parameters cell."""
-    known = pm.inspect_notebook(str(notebook))
+    known = parameters_of(notebook)
     unknown = sorted(set(parameters) - set(known))
     if unknown:
         sys.exit(f"{notebook.name}: unknown parameter(s) {', '.join(unknown)}; "
                  f"allowed: {', '.join(sorted(known))}")
+
+
+def parameters_of(notebook: Path) -> dict:
+    """The notebook's parameters (papermill's inspection); exit with one line if it is not a readable notebook."""
+    if notebook.suffix != ".ipynb":
+        sys.exit(f"{notebook} is not a notebook (.ipynb file)")
+    try:
+        return pm.inspect_notebook(str(notebook))
+    except Exception as e:  # whatever nbformat or papermill raise on a file that is not a notebook
+        sys.exit(f"{notebook} is not a readable notebook: {first_line(e)}")
+
+
+def read_yaml(text: str, what: str):
+    """A YAML value; exit with one line saying where, if the text is not YAML."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark, problem = getattr(e, "problem_mark", None), getattr(e, "problem", None)
+        where = f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark and problem else first_line(e)
+        sys.exit(f"{what} is not valid YAML: {where}")
+
+
+def first_line(error: Exception) -> str:
+    """An error's message on one line."""
+    return " ".join(str(error).split())
 
 
 def strip_timings(path: Path) -> None:
@@ -60,15 +85,19 @@ def parameters_for(notebook: Path, args) -> dict:
     """The parameters for one notebook: the paper file (with --paper), then --params, then -p."""
     params = {}
     files = ([PAPER / f"{notebook.stem}.yaml"] if args.paper else []) + ([Path(args.params)] if args.params else [])
-    for f in files:
-        if not f.exists():
+    for f in (f.resolve() for f in files):
+        if not f.is_file():
             sys.exit(f"parameter file {f} does not exist")
-        params.update(yaml.safe_load(f.read_text()) or {})
+        values = read_yaml(f.read_text(), f"parameter file {f}") or {}
+        if not isinstance(values, dict):
+            sys.exit(f"parameter file {f} must hold 'name: value' lines (a YAML mapping); it holds a "
+                     f"{type(values).__name__}")
+        params.update(values)
     processes = getattr(args, "processes", None)
-    if processes is not None and "processes" in pm.inspect_notebook(str(notebook)):  # notebooks without it: as is
+    if processes is not None and "processes" in parameters_of(notebook):  # notebooks without it: as is
         params["processes"] = gpu_count() if processes == "auto" else int(processes)
     for name, value in args.p or []:
-        params[name] = yaml.safe_load(value)
+        params[name] = read_yaml(value, f"-p {name} {value}")
     return params
 
 
@@ -92,11 +121,14 @@ def main(argv=None) -> None:
     ap.add_argument("--timings", choices=["cold", "warm"], help="record each notebook's minutes in "
                     "figures/timings.json as a cold-cache (all models trained) or warm-cache (shipped models) run")
     args = ap.parse_args(argv)
+    if args.processes not in (None, "auto") and not args.processes.isdigit():
+        sys.exit(f"--processes must be a positive integer or auto; got {args.processes!r}")
     notebooks = [n.resolve() for n in args.notebooks] or sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
     jobs = []
     for nb in notebooks:
         if not nb.exists():
             sys.exit(f"no notebook {nb}")
+        parameters_of(nb)
         params = parameters_for(nb, args)
         check_names(nb, params)
         jobs.append((nb, params, (args.out.resolve() / nb.name) if args.out else nb))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from modeinterp.experiments import study
+from modeinterp.experiments import budget
 from modeinterp.support import runtime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", type=Path, help="a YAML file of settings overriding modeinterp.experiments.study.STUDY")
+    ap.add_argument("--config", type=Path, help="a YAML file of settings overriding modeinterp.experiments.budget.STUDY")
     ap.add_argument("--set", nargs=2, action="append", metavar=("NAME", "VALUE"), help="one setting (YAML value)")
     ap.add_argument("--results", type=Path, default=ROOT / "figures" / "06_training_budget" / "study.json")
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "study", help="checkpoints (not committed)")
@@ -30,11 +30,11 @@ def main(argv=None) -> None:
     overrides = yaml.safe_load(args.config.read_text()) if args.config else {}
     overrides.update({name: yaml.safe_load(value) for name, value in args.set or []})
     try:
-        settings = study.study_config(**overrides)
+        settings = budget.study_config(**overrides)
         device = str(runtime.device(args.device))
     except ValueError as e:
         raise SystemExit(f"study settings: {e}") from None
-    records = study.run_study(settings, args.work, args.results, args.workers, device)
+    records = budget.run_study(settings, args.work, args.results, args.workers, device)
     print(f"{len(records)} records in {args.results}")
 
 

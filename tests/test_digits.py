@@ -121,3 +121,24 @@ def test_mnist_images_of_another_size_are_an_error(tmp_path):
     digits.write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros(3, np.uint8))
     with pytest.raises(ValueError, match="train-images-idx3-ubyte: expected 28 x 28 images"):
         digits.load_mnist(tmp_path)
+
+
+def test_the_mnist_check_reads_the_folder_before_any_compute(tmp_path):
+    """An empty folder, a missing folder, or a truncated file fails the check of `mnist_dir`, with its absolute
+    path; a readable MNIST (or the bundled digits) passes."""
+    digits.check_dataset("digits", tmp_path / "nowhere")  # the folder is not used
+    for folder in (tmp_path, tmp_path / "nowhere"):
+        with pytest.raises(ParameterError) as e:
+            digits.check_dataset("mnist", folder)
+        message = str(e.value)
+        assert message.startswith("parameter 'mnist_dir' must be a folder holding MNIST's IDX files")
+        assert f"got '{folder.resolve()}'" in message and "train-images-idx3-ubyte" in message
+        assert "nothing is downloaded" in message and "\n" not in message
+    write_mnist(tmp_path)
+    digits.check_dataset("mnist", tmp_path)
+    image_file = tmp_path / "train-images-idx3-ubyte"
+    image_file.write_bytes(image_file.read_bytes()[:-100])
+    with pytest.raises(ParameterError, match="mnist_dir.*truncated"):
+        digits.check_dataset("mnist", tmp_path)
+    with pytest.raises(ParameterError, match="dataset"):
+        digits.check_dataset("cifar", tmp_path)

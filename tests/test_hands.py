@@ -225,3 +225,22 @@ def test_load_11k_hands_errors(fake_11k, tmp_path_factory):
     (fake_11k / "HandInfo.csv").write_text("id,accessories,aspectOfHand,imageName\n1,1,dorsal right,a.jpg\n")
     with pytest.raises(ValueError, match="no 11k Hands image without accessories"):
         hands.load_11k_hands(fake_11k)
+
+
+def test_the_11k_hands_check_reads_the_folder_before_any_compute(fake_11k, tmp_path_factory):
+    """An empty folder, a HandInfo.csv listing a missing photograph, or procedural hands of a size they cannot be
+    drawn at fail the check, naming the parameter (and the folder's absolute path)."""
+    hands.check_dataset("11k", fake_11k, "dorsal")
+    hands.check_dataset("procedural", "nowhere", "dorsal", 48)
+    empty = tmp_path_factory.mktemp("empty")
+    with pytest.raises(ParameterError) as e:
+        hands.check_dataset("11k", empty, "dorsal")
+    assert str(e.value).startswith("parameter 'hands_dir' must be a folder holding 11k Hands") and str(empty) in str(e.value)
+    (fake_11k / "Hands" / "Hand_0000005.jpg").unlink()
+    hands.check_dataset("11k", fake_11k, "palmar")  # the missing one is dorsal
+    with pytest.raises(ParameterError, match=r"hands_dir.*1 of the 5 photographs .* e.g. Hand_0000005.jpg"):
+        hands.check_dataset("11k", fake_11k, "dorsal")
+    with pytest.raises(ParameterError, match="parameter 'size' must be a multiple of 16"):
+        hands.check_dataset("procedural", "nowhere", "dorsal", 40)
+    with pytest.raises(ParameterError, match="parameter 'dataset'"):
+        hands.check_dataset("photos", fake_11k, "dorsal")

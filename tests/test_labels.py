@@ -2,6 +2,7 @@
 import pytest
 
 from modeinterp.experiments import hands, labels
+from modeinterp.support.params import ParameterError
 
 
 def test_read_labels(tmp_path):
@@ -28,3 +29,17 @@ def test_labelling_round_trip(tmp_path):
     assert counts.tolist() == [5, labels.UNLABELLED, 6]
     with pytest.raises(ValueError, match="outside"):
         labels.label_counts({7: 5}, 3)
+
+
+def test_the_labels_file_is_checked_before_any_compute(tmp_path):
+    path = tmp_path / "labels.csv"
+    labels.check_file("", 10)  # no labels yet
+    for text, why in [(None, "No such file"), ("sample,count\n", "line 1"), ("sample,fingers\n12,5\n", "outside 0..9")]:
+        if text is not None:
+            path.write_text(text)
+        with pytest.raises(ParameterError) as e:
+            labels.check_file(str(path), 10)
+        assert str(e.value).startswith(f"parameter 'labels_file' must be a CSV 'sample,fingers' of samples "
+                                       f"0..n_samples-1, or empty; got '{path}'") and why in str(e.value)
+    path.write_text("sample,fingers\n9,5\n")
+    labels.check_file(str(path), 10)

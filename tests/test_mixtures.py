@@ -89,3 +89,34 @@ def test_segment_distance_and_the_nearest_segment():
     assert seg.length.tolist() == pytest.approx([1.0, math.sqrt(2)]) and seg.distance.tolist() == pytest.approx([0.02, 0.0])
     assert seg.a[0].tolist() == [0.0, 0.0] and seg.b[0].tolist() == [1.0, 0.0]  # the bottom edge
     assert gm.nearest_spacing == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("means", [[0.0, 1.0, 3.0, 6.0], [6.0, 0.0, 3.0, 1.0]], ids=["sorted", "unsorted"])
+def test_points_are_counted_in_every_gap_between_neighbouring_means(means):
+    """Four means, three gaps of widths 1, 2 and 3 (in any order given): each gap's count, its ends, the
+    narrowest and widest gap, and the line that names them."""
+    gm = mixtures.mixture(means, 0.05)
+    per_gap = {(0.0, 1.0): 2, (1.0, 3.0): 0, (3.0, 6.0): 4}
+    inside = [0.5, 0.9, 3.1, 4.0, 5.5, 5.999]
+    on_or_outside = [0.0, 1.0, 3.0, 6.0, -2.0, 7.5]  # the means themselves are in no gap
+    x = torch.tensor(inside + on_or_outside, dtype=torch.float32)[:, None]
+    gaps = gm.gaps(x)
+    assert [((g.low, g.high), g.count) for g in gaps] == list(per_gap.items())
+    assert sum(g.count for g in gaps) == len(inside) == int(gm.between_modes(x).sum()) - 2  # less the inner means
+    near, far = mixtures.narrowest_and_widest(gaps)
+    assert (near.low, near.high, near.width, far.low, far.high, far.width) == (0, 1, 1, 3, 6, 3)
+    assert mixtures.describe_gaps(gaps, "hallucinations") == (
+        "2 hallucinations between 0 and 1, 0 between 1 and 3, 4 between 3 and 6")
+    with pytest.raises(ValueError, match="1D"):
+        mixtures.mixture([[0, 0], [1, 1]], 0.1).gaps(torch.zeros(3, 2))
+
+
+def test_fig2s_second_mixture_needs_a_nearer_and_a_farther_gap():
+    from modeinterp.experiments import toy
+    from modeinterp.support.params import ParameterError
+    assert toy.check_variant_means([1, 2, 4]) == [1.0, 2.0, 4.0]
+    assert toy.check_variant_means([0.5, 4, 2, 3, 7]) == [0.5, 4.0, 2.0, 3.0, 7.0]
+    for bad, allowed in [([1, 2], "at least 3"), ([1, 2, 3], "not all equally wide"), ([3, 1, 2, 0], "not all equally"),
+                         ("[1, 2, 4]", "-y")]:
+        with pytest.raises(ParameterError, match=f"parameter 'variant_means' must be .*{allowed}"):
+            toy.check_variant_means(bad)

@@ -4,10 +4,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import matplotlib
 import nbformat
 import papermill as pm
 import pytest
 import yaml
+
+from modeinterp.support.params import ParameterError
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
@@ -153,6 +156,78 @@ def test_missing_data_or_a_bad_window_stops_before_any_compute(tmp_path, stem, p
                             progress_bar=False)
     assert e.value.ename == "ParameterError" and message in e.value.evalue
     assert not list(tmp_path.glob("*.pt")) and not list(tmp_path.glob("*.png"))
+
+
+def run_check_cell(stem: str, tmp_path, **overrides) -> None:
+    """A notebook's parameters cell, the overrides (as papermill injects them) and its check cell, run here."""
+    code = [c.source for c in cells(ROOT / "notebooks" / f"{stem}.ipynb") if c.cell_type == "code"]
+    namespace = {}
+    exec(code[1], namespace)
+    namespace.update(out_dir=str(tmp_path / "out"), cache_dir=str(tmp_path / "cache"), **overrides)
+    with matplotlib.rc_context():  # the check cell sets the plotting style: not for the tests that follow
+        exec(code[2], namespace)
+
+
+@pytest.mark.parametrize("stem, overrides, message", [
+    ("05_recursive_training", {"dataset": "mnist", "mnist_dir": "{empty}"},
+     "parameter 'mnist_dir' must be a folder holding MNIST's IDX files"),
+    ("03_simple_shapes", {"size": 36}, "parameter 'size' must be a multiple of fold * 2**(len(mults) - 1) = 2 * 4 = 8"),
+    ("04_hands", {"size": 48, "fold": 8}, "parameter 'size' must be a multiple of fold * 2**(len(mults) - 1) = 8 * 4"),
+    ("04_hands", {"size": 40}, "parameter 'size' must be a multiple of 16"),
+    ("04_hands", {"dataset": "11k", "hands_dir": "{empty}"}, "parameter 'hands_dir' must be a folder holding 11k Hands"),
+    ("04_hands", {"labels_file": "{empty}/labels.csv"}, "parameter 'labels_file' must be a CSV 'sample,fingers'"),
+    ("03_simple_shapes", {"paper_window": "[0.5, 1.5]"}, "give a list with -y \"paper_window: [0.5, 1.5]\""),
+    ("01_gaussian_1d", {"variant_means": [1.0, 2.0]}, "parameter 'variant_means' must be a list of at least 3 numbers"),
+    ("01_gaussian_1d", {"variant_means": [1.0, 2.0, 3.0]}, "parameter 'variant_means' must be at least three"),
+    ("02_gaussian_2d", {"sampler_steps": [200, 50, 1000]}, "parameter 'sampler_steps' must be a list of increasing"),
+], ids=["empty mnist_dir", "shapes size and fold", "hands size and fold", "hands size", "empty hands_dir",
+        "missing labels", "list as text", "two variant means", "equal gaps", "unsorted sampler steps"])
+def test_the_check_cell_rejects_data_and_shapes_that_would_fail_later(tmp_path, stem, overrides, message):
+    """Each of these failed only after compute (images drawn, figures written, sections run): the check cell
+    (run here, without a kernel) rejects them, and nothing is written."""
+    (tmp_path / "empty").mkdir()
+    overrides = {k: v.format(empty=tmp_path / "empty") if isinstance(v, str) else v for k, v in overrides.items()}
+    with pytest.raises(ParameterError) as e:
+        run_check_cell(stem, tmp_path, **overrides)
+    assert message in str(e.value) and "\n" not in str(e.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
+
+
+def test_the_check_cells_accept_the_defaults_and_other_lengths_of_list_parameters(tmp_path, capsys):
+    run_check_cell("01_gaussian_1d", tmp_path, variant_means=[1.0, 2.0, 4.0, 5.5], means=[0.0, 1.0, 2.0, 3.0])
+    run_check_cell("02_gaussian_2d", tmp_path, named_windows=[10], sampler_steps=[20, 1000])
+    for path in NOTEBOOKS[:5]:
+        run_check_cell(path.stem, tmp_path)
+    assert capsys.readouterr().out.count("parameters ok") == 7
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--params", "{tmp}/list.yaml"], "parameter file {tmp}/list.yaml must hold 'name: value' lines (a YAML mapping); "
+                                      "it holds a list"),
+    (["--params", "{tmp}/bad.yaml"], "parameter file {tmp}/bad.yaml is not valid YAML: expected ',' or ']'"),
+    (["--params", "missing.yaml"], f"parameter file {ROOT}/missing.yaml does not exist"),
+    (["-p", "means", "[1, 2"], "-p means [1, 2 is not valid YAML: expected ',' or ']'"),
+    (["{tmp}/notes.txt"], "{tmp}/notes.txt is not a notebook (.ipynb file)"),
+    (["{tmp}/empty.ipynb"], "{tmp}/empty.ipynb is not a readable notebook: "),
+    (["--processes", "two"], "--processes must be a positive integer or auto; got 'two'"),
+], ids=["list file", "malformed file", "missing file", "malformed value", "not a notebook", "broken notebook",
+        "processes"])
+def test_the_batch_runner_explains_bad_input_in_one_line(tmp_path, monkeypatch, args, message):
+    sys.path.insert(0, str(ROOT / "ci"))
+    import run_notebooks
+
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    (tmp_path / "bad.yaml").write_text("means: [1, 2\n")
+    (tmp_path / "notes.txt").write_text("hello\n")
+    (tmp_path / "empty.ipynb").write_text("{}\n")
+    monkeypatch.chdir(ROOT)
+    args = [a.format(tmp=tmp_path) for a in args]
+    if not any(a.startswith(str(tmp_path)) and not a.endswith(".yaml") for a in args):
+        args = ["notebooks/01_gaussian_1d.ipynb"] + args
+    with pytest.raises(SystemExit) as e:
+        run_notebooks.main(args + ["--out", str(tmp_path / "out")])
+    assert isinstance(e.value.code, str) and e.value.code.startswith(message.format(tmp=tmp_path))
+    assert "\n" not in e.value.code and not (tmp_path / "out").exists()
 
 
 def test_the_batch_runner_rejects_an_unknown_parameter(tmp_path):

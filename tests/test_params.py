@@ -49,15 +49,60 @@ def test_recipes_name_the_bad_parameter():
     ok = dict(T=100, train_steps=10, batch=8, lr=0.001)
     toy.check_recipe(**ok, width=16)
     toy.check_recipe(**ok, width=16, low_t_share=0.5, low_t_max=50)
-    images.check_recipe(**ok, fold=2, n_train=100, ema=0.99, base=8)
+    images.check_recipe(**ok, size=32, fold=2, n_train=100, ema=0.99, base=8)
     with pytest.raises(params.ParameterError, match="lr"):
         toy.check_recipe(**{**ok, "lr": 0.0}, width=16)
     with pytest.raises(params.ParameterError, match="low_t_max"):
         toy.check_recipe(**ok, width=16, low_t_share=0.5, low_t_max=101)
     with pytest.raises(params.ParameterError, match="base"):
-        images.check_recipe(**ok, fold=2, n_train=100, ema=0.99, base=4)
+        images.check_recipe(**ok, size=32, fold=2, n_train=100, ema=0.99, base=4)
     with pytest.raises(params.ParameterError, match="train_steps"):
-        images.check_recipe(**{**ok, "train_steps": 0}, fold=2, n_train=100, ema=0.99, base=8)
+        images.check_recipe(**{**ok, "train_steps": 0}, size=32, fold=2, n_train=100, ema=0.99, base=8)
+
+
+@pytest.mark.parametrize("size, fold, base, mults, message", [
+    (36, 2, 32, None, "parameter 'size' must be a multiple of fold * 2**(len(mults) - 1) = 2 * 4 = 8; got 36"),
+    (48, 4, 32, None, None),  # 48 = 3 * 16: fits
+    (40, 4, 32, None, "parameter 'size' must be a multiple of fold * 2**(len(mults) - 1) = 4 * 4 = 16; got 40"),
+    (40, 4, 32, [1, 2], None),  # two levels: 40 = 5 * 8 fits
+    (64, 2, 12, None, "parameter 'base' must be a multiple of groups = 8; got 12"),
+    (64, 2, 32, [1, 0], "parameter 'mults' must be"),
+])
+def test_the_image_recipe_checks_that_the_unet_can_be_built_before_any_compute(size, fold, base, mults, message):
+    """What the U-Net would reject when built (after the training images were drawn) is rejected by the check."""
+    from modeinterp.experiments import images
+    from modeinterp.method.nets import UNet
+    recipe = dict(size=size, fold=fold, n_train=100, T=100, train_steps=10, batch=8, lr=0.001, ema=0.99, base=base,
+                  mults=mults)
+    if message is None:
+        images.check_recipe(**recipe)
+        UNet(1, size, 100, fold, base, tuple(mults or (1, 2, 4)))  # and it builds
+        return
+    with pytest.raises(params.ParameterError) as e:
+        images.check_recipe(**recipe)
+    assert message in str(e.value)
+
+
+def test_a_list_or_a_number_given_as_text_says_how_to_give_it():
+    with pytest.raises(params.ParameterError) as e:
+        params.interval("paper_window", "[0.5, 1.5]")  # papermill -p paper_window '[0.5, 1.5]'
+    assert str(e.value) == ("parameter 'paper_window' must be [a, b] with 0.0 <= a < b <= 1.0; got '[0.5, 1.5]' "
+                            "(text, not a list: papermill's -p passes text; give a list with -y \"paper_window: "
+                            "[0.5, 1.5]\")")
+    with pytest.raises(params.ParameterError, match=r"-y \"sizes: \[1, 2\]\""):
+        params.integers("sizes", "[1, 2]")
+    with pytest.raises(params.ParameterError, match=r"got '1e-3' \(text, not a number: YAML reads 1e-3 as text; "
+                                                    r"write 0.001\)$"):
+        params.real("lr", "1e-3")
+    with pytest.raises(params.ParameterError, match=r"got 'gpu'$"):  # other text: no hint
+        params.choice("device", "gpu", ["cpu"])
+
+
+def test_increasing_integers():
+    assert params.integers("steps", [50, 200, 1000], increasing=True) == [50, 200, 1000]
+    for bad in ([200, 50, 1000], [50, 50]):
+        with pytest.raises(params.ParameterError, match="parameter 'steps' must be a list of increasing integers"):
+            params.integers("steps", bad, increasing=True)
 
 
 def test_a_notebook_starts_on_a_checked_device_and_says_so(tmp_path, capsys):

@@ -12,7 +12,8 @@ def test_decision_figure_shades_each_window():
     ax = fig.axes[0]
     assert len(ax.lines) == 1 and len(ax.patches) == 2
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["paper, t=6..8", "decision, t=2..5"]
-    assert ax.get_xlim() == (10, 0)
+    assert ax.get_xlim() == (10, 0)  # T on the left: the reverse process runs left to right, as the label says
+    assert "left to right" in ax.get_xlabel()
 
 
 def test_roc_curves_one_line_per_score_and_a_diagonal():

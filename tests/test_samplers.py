@@ -158,3 +158,58 @@ def test_a_sampler_reports_local_aggregations_of_the_same_variance_map():
                         aggregations=aggregations, progress=False)
     torch.testing.assert_close(run.local["mean"][(0, 9)], run.variance[(0, 9)])
     assert (run.local["patch"][(0, 9)] >= run.variance[(0, 9)]).all()
+
+
+def test_one_loop_runs_any_step_rule_with_noise_at_every_step_but_the_last():
+    """reverse hands a step (x_t, t, t_prev, z): t_prev the next visited timestep (None at the last), z a draw
+    from the sample's stream at every step but the last (unless asked); the step's x0_hat feeds the metric."""
+    calls = []
+
+    def step(x_t, t, t_prev, z):
+        calls.append((t, t_prev, z is None))
+        return torch.full_like(x_t, float(t)), 0.5 * x_t + (0 if z is None else z)
+
+    run = samplers.reverse(step, [9, 6, 3, 0], 5, (2,), generator(0), windows=[(3, 9)], n_trajectories=2,
+                           progress=False)
+    assert calls == [(9, 6, False), (6, 3, False), (3, 0, False), (0, None, True)]
+    torch.testing.assert_close(run.variance[(3, 9)], torch.full((5,), 6.0, dtype=torch.float64))  # var of 9, 6, 3
+    assert run.x0_hat.shape == run.x_t.shape == (4, 2, 2) and run.x0_hat[:, 0, 0].tolist() == [9, 6, 3, 0]
+    calls.clear()
+    samplers.reverse(step, [9, 6, 3, 0], 5, (2,), generator(0), last_step_noise=True, progress=False)
+    assert calls[-1] == (0, None, False)
+
+
+def test_the_reverse_loop_takes_its_options_by_keyword():
+    step = samplers.DDPMStep(model=lambda x, t: 0 * x, alpha_bar=diffusion.linear_schedule(10).alpha_bar.tolist())
+    with pytest.raises(TypeError):
+        samplers.reverse(step, [9, 0], 4, (1,), generator(0), [(0, 9)])  # windows only by name
+    with pytest.raises(TypeError):
+        samplers.DDPMStep(lambda x, t: x, [0.5])  # a step's fields only by name
+
+
+def test_the_work_is_a_picklable_dataclass_whose_model_moves_without_the_callers():
+    import pickle
+    from dataclasses import FrozenInstanceError, fields
+    net = torch.nn.Linear(1, 1)
+    step = samplers.DDIMStep(model=net, alpha_bar=[0.9, 0.5], eta=samplers.eta_below(1))
+    work = samplers.Work(step=step, timesteps=[1, 0], shape=(1,), seed=7, windows=[(0, 1)])
+    assert {f.name for f in fields(work)} >= {"step", "timesteps", "shape", "seed", "windows", "chunk"}
+    with pytest.raises(FrozenInstanceError):
+        work.seed = 8
+    again = pickle.loads(pickle.dumps(work))
+    assert again.seed == 7 and torch.equal(again.step.model.weight, net.weight)
+    moved = work.to("cpu")
+    assert moved.step.model is not net and work.step.model is net  # a copy travels; the caller's stays
+
+
+def test_ddpm_steps_last_step_returns_the_posterior_mean():
+    schedule = diffusion.linear_schedule(10)
+    ab = schedule.alpha_bar.tolist()
+    step = samplers.DDPMStep(model=lambda x, t: 0.3 * x, alpha_bar=ab, noise="posterior")
+    x = torch.randn(6, 2, generator=generator(0))
+    x0_hat, last = step(x, 4, None, None)
+    torch.testing.assert_close(x0_hat, diffusion.predict_x0(x, 0.3 * x, ab[4]))
+    torch.testing.assert_close(last, diffusion.posterior(x, x0_hat, ab[4], 1.0)[0])
+    z = torch.ones_like(x)
+    mean, var = diffusion.posterior(x, x0_hat, ab[4], ab[2])
+    torch.testing.assert_close(step(x, 4, 2, z)[1], mean + math.sqrt(var) * z)

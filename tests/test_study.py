@@ -1,85 +1,80 @@
-"""The window study and the training-budget study: known answers for the statistics, and the study's run on tiny
-settings (training, checkpoints, records, rerun, errors)."""
-import json
-import shutil
-from pathlib import Path
+"""The window study's comparison: windows by name, the labelled samples only, the best window on the held-out half,
+and the tables, curves and claims built from it."""
+from dataclasses import FrozenInstanceError
 
 import numpy as np
 import pytest
+import torch
 
 from modeinterp.experiments import study
+from modeinterp.method import detection, samplers
 
-ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_SHAPES = ROOT / "models" / "shapes-6d2d92b173b6171d.pt"  # notebook 03's model (3,000 steps)
-
-
-def test_slope_with_equal_errors_is_ordinary_least_squares():
-    rng = np.random.default_rng(0)
-    x = np.log10([750, 1500, 3000, 6000, 12000])
-    y = 0.5 + 0.1 * x + rng.normal(0, 0.01, len(x))
-    b, se = study.slope(x, y, np.full(len(x), 0.01))
-    assert b == pytest.approx(np.polyfit(x, y, 1)[0])
-    assert se == pytest.approx(0.01 / np.sqrt(np.sum((x - x.mean()) ** 2)))
-    with pytest.raises(ValueError, match="two distinct"):
-        study.slope([1, 1], [0.5, 0.6], [0.1, 0.1])
+PAPER, LAST, DECISION, CANDIDATES = (6, 8), (0, 1), (3, 5), [(0, 1), (0, 2), (6, 8)]
 
 
-def test_study_settings_are_checked():
-    with pytest.raises(ValueError, match="unknown study setting"):
-        study.study_config(n_sample=10)
-    with pytest.raises(ValueError, match="increasing"):
-        study.study_config(checkpoints=[100, 50])
-    assert study.model_config(study.study_config()).extra["decay"] == "constant"
+def fake_study(n=40, seed=0) -> tuple[study.WindowStudy, np.ndarray]:
+    """A window study whose metric in window (0, 2) and in the local aggregation follows the labels."""
+    rng = np.random.default_rng(seed)
+    hal = np.arange(n) % 3 == 0
+    noise = {w: torch.from_numpy(rng.random(n)) for w in [PAPER, LAST, DECISION, (0, 2)]}
+    variance = {**noise, (0, 2): noise[(0, 2)] + torch.from_numpy(hal.astype(float))}
+    run = samplers.Samples(x0=torch.zeros(n, 1), timesteps=list(range(9, -1, -1)), variance=variance,
+                           local={"largest 4x4 patch": {w: 2 * v for w, v in variance.items()}})
+    ws = study.WindowStudy(list(range(9, -1, -1)), np.linspace(0, 1, 10),
+                           study.Named(paper=PAPER, last=LAST, decision=DECISION), study.window_labels(2), CANDIDATES,
+                           run)
+    return ws, hal
 
 
-TINY = dict(checkpoints=[2, 4], n_train=200, n_samples=100, sampling_steps=20, n_trajectories=4, chunk=50,
-            last_k=3, seeds_last=2)
+def test_named_windows_keep_their_order_and_labels():
+    w = study.Named(paper=PAPER, last=LAST, decision=DECISION)
+    labels = study.window_labels(10, "paper's range")
+    assert w.values() == [PAPER, LAST, DECISION] and labels.values()[-1] == detection.BEST
+    assert w.labelled(labels) == {"paper's range": PAPER, "last 10 steps": LAST, "decision window": DECISION}
+    with pytest.raises(FrozenInstanceError):
+        w.paper = (0, 0)
 
 
-def test_a_tiny_study_records_every_checkpoint_and_reruns_without_work(tmp_path):
-    s = study.study_config(**TINY)
-    results, work = tmp_path / "study.json", tmp_path / "work"
-    records = study.run_study(s, work, results)
-    assert [(r["step"], r["seed"]) for r in records] == [(2, 0), (4, 0), (4, 1)]
-    assert sorted(p.name for p in work.glob("*/step-*.pt")) == ["step-2.pt", "step-4.pt"]
-    saved = json.loads(results.read_text())
-    assert saved["settings"] == s and len(saved["loss"]) == 4
-    stamp = results.stat().st_mtime_ns
-    assert study.run_study(s, work, results) == records and results.stat().st_mtime_ns == stamp
-    with pytest.raises(ValueError, match="other settings"):
-        study.run_study(study.study_config(**{**TINY, "n_samples": 120}), work, results)
+def test_compare_measures_the_kept_samples_only_and_finds_the_informative_window():
+    ws, hal = fake_study()
+    keep = np.ones(len(hal), bool)
+    keep[[1, 2]] = False  # e.g. unreadable samples
+    fg = np.arange(len(hal), dtype=float)
+    c = study.compare(ws, hal, keep, 0.9, groups=np.arange(len(hal)) % 2, baselines={"pixels": fg})
+    assert list(c.detections) == [study.MEAN, "largest 4x4 patch"] and len(c.hallucinated) == keep.sum()
+    for name in c.detections:
+        assert c.windows[name] == study.Named(paper=PAPER, last=LAST, decision=DECISION, best=(0, 2))
+        assert c.detections[name].best.auroc == 1.0 and c.detections[name].paper.auroc < 1
+    direct = detection.detection(ws.run.variance[PAPER].numpy()[keep], hal[keep], 0.9, (np.arange(len(hal)) % 2)[keep])
+    assert c.detections[study.MEAN].paper == direct
+    assert c.baselines["pixels"] == detection.detection(fg[keep], hal[keep], 0.9, (np.arange(len(hal)) % 2)[keep])
 
 
-def test_evaluating_a_trained_checkpoint_reports_every_aggregation_with_controls(tmp_path):
-    """Notebook 03's shipped model as a checkpoint: 300 samples of 50 steps hold a few hallucinations."""
-    shutil.copy(SHIPPED_SHAPES, tmp_path / "step-3000.pt")
-    s = study.study_config(checkpoints=[3000], n_samples=300, sampling_steps=50, last_k=5, chunk=150)
-    r = study.evaluate(s, tmp_path, 3000, 0)
-    assert r["hallucinated"] >= 2 and r["hallucinated"] + r["in_support"] + r["invalid"] == 300
-    assert set(r["detection"]) == {study.MEAN, "largest 4x4 patch", "per foreground pixel", "largest strip",
-                                   "no trajectory"}
-    row = r["detection"][study.MEAN]["paper's window"]
-    assert 0 <= row["auroc"] <= 1 and 0 < row["auroc_se"] < 0.5 and row["within"] is not None
-    assert r["windows"][study.MEAN]["paper's window"] == [700, 850] or r["windows"][study.MEAN]["paper's window"] == (700, 850)
+def test_curves_rows_and_table_follow_the_labels():
+    ws, hal = fake_study()
+    c = study.compare(ws, hal, np.ones(len(hal), bool), baselines={"pixels": np.arange(len(hal), dtype=float)})
+    labels = ["paper's window", "last 2 steps", "decision window", detection.BEST]
+    assert list(c.curves()) == labels + ["pixels"] and [r[0] for r in c.rows()] == labels + ["pixels"]
+    assert [r[1] for r in c.rows()] == [PAPER, LAST, DECISION, (0, 2), None]
+    score, held_out_hal, auroc, dashed = c.curves()[detection.BEST]
+    assert len(score) == len(hal) // 2 and auroc == 1.0 and not dashed and c.curves()["pixels"][3]
+    assert list(c.table()) == [study.MEAN, "largest 4x4 patch"] and list(c.table()[study.MEAN]) == labels
 
 
-def test_aggregation_claims_name_each_local_aggregation():
-    from modeinterp.method import detection
-
-    def row(a, within=None):
-        return detection.Detection(a, detection.OperatingPoint(0.1, 0.95, 0.5), within)
-    table = {study.MEAN: ({"w": row(0.6)}, (0, 1)),
-             "largest 4x4 patch": ({"w": row(0.7), detection.BEST: row(0.8, 0.75)}, (0, 9))}
-    claims = study.aggregation_claims(table, "w", "paper_window", within="equal shape count")
-    assert [(c["name"], c["ours"]) for c in claims] == [
-        ("largest_4x4_patch_paper_window_auroc", 0.7), ("largest_4x4_patch_best_auroc", 0.8),
-        ("largest_4x4_patch_best_auroc_equal_shape_count", 0.75)]
-    assert "t=0..9" in claims[1]["what"]
-    assert len(study.aggregation_claims(table, "w", "paper_window")) == 2
+def test_claims_name_each_local_aggregation():
+    ws, hal = fake_study()
+    c = study.compare(ws, hal, np.ones(len(hal), bool), groups=np.arange(len(hal)) % 2)
+    claims = c.claims("paper", "paper_window", within="equal shape count")
+    assert [x["name"] for x in claims] == ["largest_4x4_patch_paper_window_auroc", "largest_4x4_patch_best_auroc",
+                                           "largest_4x4_patch_best_auroc_equal_shape_count"]
+    assert claims[0]["what"] == "ours: largest 4x4 patch, paper's window" and "t=0..2" in claims[1]["what"]
+    assert claims[1]["ours"] == 1.0 and len(c.claims("paper", "paper_window")) == 2
 
 
 def test_summary_prints_each_auroc_with_its_standard_error():
-    from modeinterp.method import detection
-    d = detection.Detection(0.7, detection.OperatingPoint(0.1, 0.95, 0.5), None, 0.04)
-    text = study.summary({study.MEAN: ({"w": d, detection.BEST: d}, (0, 9))}, {"w": (3, 5)})
-    assert "(t=3..5): AUROC 0.700 +- 0.040;" in text and "(t=0..9): AUROC 0.700 +- 0.040;" in text
+    ws, hal = fake_study()
+    c = study.compare(ws, hal, np.ones(len(hal), bool))
+    text = c.summary()
+    best = c.detections[study.MEAN].best
+    assert text.splitlines()[0] == study.MEAN and len(text.splitlines()) == 2 * 5
+    assert f"(t=0..2): AUROC {best.auroc:.3f} +- {best.se:.3f};" in text and "(t=6..8): AUROC" in text

@@ -80,7 +80,7 @@ def test_a_truncated_or_corrupt_file_is_retrained_never_used(tmp_path, damage):
     with pytest.raises(ValueError, match="truncated or corrupt"):
         train.load(path)
     calls = []
-    with pytest.warns(UserWarning, match="unreadable"):
+    with pytest.warns(UserWarning, match="truncated or corrupt.*; retraining"):
         again = cached(cfg, lambda c: calls.append(1) or train.train_model(c, progress=False), tmp_path)
     assert calls == [1]
     assert all(torch.equal(good["state"][k], again["state"][k]) for k in good["state"])
@@ -103,8 +103,46 @@ def test_a_write_interrupted_half_way_leaves_the_old_file_and_no_debris(tmp_path
 
 def test_readonly_cache_refuses_to_train(tmp_path, monkeypatch):
     monkeypatch.setenv(train.CACHE_ENV, "readonly")
-    with pytest.raises(RuntimeError, match="make models"):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RuntimeError, match="make models") as e:
+        cached(tiny(), lambda c: pytest.fail("trained"), "models")
+    assert f"no trained model in {tmp_path / 'models'} for: tiny-" in str(e.value)  # the path resolved
+
+
+@pytest.mark.parametrize("damage", ["truncate", "other configuration"])
+def test_readonly_cache_says_a_damaged_model_is_damaged_and_how_to_remake_that_one(tmp_path, monkeypatch, damage):
+    cfg = tiny()
+    cached(cfg, lambda c: train.train_model(c, progress=False), tmp_path)
+    path = train.cache_path(cfg, tmp_path)
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[:100])
+    else:
+        train.save({"config": tiny(seed=5).to_dict(), "state": {}}, path)
+    monkeypatch.setenv(train.CACHE_ENV, "readonly")
+    monkeypatch.chdir(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "retraining" warning either
+        with pytest.raises(RuntimeError) as e:
+            cached(cfg, lambda c: pytest.fail("trained"), ".")
+    message = str(e.value)
+    assert f"{train.CACHE_ENV}=readonly and {path} " in message and "\n" not in message
+    assert ("truncated or corrupt" if damage == "truncate" else "holds another configuration") in message
+    assert "no trained model" not in message and f"git checkout -- {path}" in message and "only that model" in message
+
+
+@pytest.mark.parametrize("value", ["read-only", "READONLY", "ro", "1"])
+def test_the_cache_mode_accepts_only_its_documented_values(tmp_path, monkeypatch, value):
+    monkeypatch.setenv(train.CACHE_ENV, value)
+    with pytest.raises(ValueError, match=f"MODEINTERP_CACHE must be 'readonly' or 'readwrite'.*got '{value}'"):
         cached(tiny(), lambda c: pytest.fail("trained"), tmp_path)
+    from modeinterp.interfaces import notebook
+    with pytest.raises(ValueError, match="MODEINTERP_CACHE must be"):  # the notebooks' check cell, before compute
+        notebook.start(0, "cpu", tmp_path)
+    for good, mode in [("readwrite", "readwrite"), ("", "readwrite"), ("readonly", "readonly")]:
+        monkeypatch.setenv(train.CACHE_ENV, good)
+        assert train.cache_mode() == mode
+    monkeypatch.delenv(train.CACHE_ENV)
+    assert train.cache_mode() == "readwrite"
 
 
 def test_config_key_is_stable():

@@ -5,7 +5,7 @@ Four folders; imports point one way, support <- method <- experiments <- interfa
 
 method/       the paper's method (read this first)
   diffusion   noise schedules, forward noising, the eps-prediction loss, x0_hat
-  samplers    DDPM ancestral (full or strided) and DDIM, with the streaming trajectory variance
+  samplers    DDPM ancestral (full or strided) and DDIM: step rules run by one reverse loop that streams the metric
   metric      the trajectory variance of x0_hat (streaming and post hoc), its local aggregations
   detection   how well a score detects: ROC/AUROC (within groups, standard error), operating points, windows
   windows     windows of reverse timesteps: the visited steps, the last steps, the decision window
@@ -23,7 +23,8 @@ experiments/  the paper's experiments: datasets with known modes, their counters
   digits      scikit-learn's 8x8 digits and MNIST from its IDX files
   quality     FID, precision and recall in the features of a small digit classifier
   recursive   recursive training: generations, lineages, filtering strategies
-  study       the window study of an image model, and the training-budget study of the shapes
+  study       the window study of an image model and its comparison of windows (named: paper, last, decision, best)
+  budget      the training-budget study of the shapes (make study, notebook 06)
 support/      what every part leans on
   params      validation of parameters (clear errors before any compute)
   runtime     setup(seed, threads): seeds and thread count; devices; progress bars

@@ -36,6 +36,19 @@ def load(name: str, folder=None) -> tuple[torch.Tensor, torch.Tensor]:
     return load_mnist(folder)
 
 
+def check_dataset(name: str, folder) -> None:
+    """Check the parameters `dataset` and `mnist_dir` before any compute: for 'mnist', MNIST's training files in
+    `folder` are read (readable, consistent); nothing is downloaded."""
+    params.choice("dataset", name, ("digits", "mnist"))
+    if name == "mnist":
+        try:
+            load_mnist(folder)
+        except (OSError, ValueError) as e:
+            params.fail("mnist_dir", "a folder holding MNIST's IDX files (train-images-idx3-ubyte and "
+                        "train-labels-idx1-ubyte, plain or .gz; nothing is downloaded)", str(Path(folder).resolve()),
+                        because=str(e))
+
+
 def load_mnist(folder, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
     """MNIST from its IDX files in `folder` (plain or .gz): images N x 1 x 28 x 28 in [-1, 1], labels 0..9."""
     params.choice("split", split, ("train", "test"))
@@ -59,6 +72,7 @@ def _find(folder: Path, name: str, partner: str) -> Path:
     for path in (folder / name, folder / f"{name}.gz"):
         if path.is_file():
             return path
+    folder = folder.resolve()
     where = "the folder" if folder.is_dir() else "the folder, which does not exist,"
     raise FileNotFoundError(
         f"MNIST file {name} (or {name}.gz) not found in {where} {folder}. Expected {name} and {partner} "

@@ -115,6 +115,27 @@ def hand_labels(counts) -> np.ndarray:
     return np.asarray(counts).reshape(-1) != FIVE
 
 
+def check_dataset(name: str, folder, aspect: str | None = "dorsal", size: int = DEFAULT_SIZE) -> None:
+    """Check the parameters `dataset`, `hands_dir`, `aspect` and `size` before any compute: 'procedural' draws
+    hands of this size (see make_hands); for '11k', `folder` must hold HandInfo.csv and every photograph of
+    `aspect` it lists (without accessories); nothing is downloaded."""
+    params.choice("dataset", name, ("procedural", "11k"))
+    aspect = params.choice("aspect", aspect, ASPECTS)
+    if name == "procedural":
+        _size(size)
+        return
+    folder = Path(folder).resolve()
+    try:
+        names = _select(_hand_info(folder), aspect)
+        missing = [name for name in names if not (folder / "Hands" / name).is_file()]
+        if missing:
+            raise FileNotFoundError(f"{len(missing)} of the {len(names)} photographs HandInfo.csv lists are not in "
+                                    f"{folder / 'Hands'}, e.g. {missing[0]}")
+    except (OSError, ValueError) as e:
+        params.fail("hands_dir", f"a folder holding 11k Hands (HandInfo.csv and Hands/*.jpg, from {HANDS_URL})",
+                    str(folder), because=str(e))
+
+
 def load_11k_hands(folder, n: int = 5000, size: int = 128, seed: int = 0,
                    aspect: str | None = "dorsal") -> tuple[np.ndarray, list[str]]:
     """n images of 11k Hands (n x size x size, float32 grayscale in [0, 1], file order) and their names."""

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..support import params
-from ..method.nets import ToyMLP, UNet
+from ..method.nets import ToyMLP, UNet, check_unet
 from ..method.train import ModelConfig
 
 ARCH = {  # each network's settings and their defaults
@@ -64,12 +64,15 @@ class ImageConfig(ModelConfig):
         return images
 
 
-def check_recipe(*, fold: int, n_train: int, T: int, train_steps: int, batch: int, lr: float, ema: float,
-                 base: int) -> None:
-    """Check an image model's parameters as notebooks 03 and 04 name them (clear errors before any compute)."""
+def check_recipe(*, size: int, fold: int, n_train: int, T: int, train_steps: int, batch: int, lr: float,
+                 ema: float, base: int, mults: list | None = None) -> None:
+    """Check a U-Net model's parameters as notebooks 03 and 04 name them, together (the image side fits the fold
+    and the levels; mults: ARCH's by default), with clear errors before any compute."""
     params.integer("fold", fold, low=1, high=8)
     params.integer("n_train", n_train, low=100)
     params.integer("T", T, low=10, high=100_000)
     params.training(train_steps=train_steps, batch=batch, lr=lr)
     params.real("ema", ema, low=0, high=1)
     params.integer("base", base, low=8)
+    unet = ARCH["unet"]
+    check_unet(1, size, T, fold, base, unet["mults"] if mults is None else mults, unet["attention_below"])

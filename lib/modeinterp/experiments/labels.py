@@ -36,6 +36,18 @@ def read_labels(path) -> dict[int, int]:
     return labels
 
 
+def check_file(path, n: int) -> None:
+    """Check the parameter `labels_file` before any compute: empty (no labels yet), or a labels CSV (see
+    read_labels) that names samples 0..n-1 only."""
+    if not path:
+        return
+    try:
+        label_counts(read_labels(path), n)
+    except (OSError, ValueError) as e:
+        params.fail("labels_file", "a CSV 'sample,fingers' of samples 0..n_samples-1, or empty", str(Path(path).resolve()),
+                    because=str(e))
+
+
 def label_counts(labels: dict[int, int], n: int) -> np.ndarray:
     """Finger counts of samples 0..n-1 from hand labels (see read_labels); UNLABELLED where a sample has none."""
     n = params.integer("n", n, low=1)

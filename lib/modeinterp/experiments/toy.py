@@ -1,5 +1,6 @@
 """The toy experiment end to end: a Gaussian mixture, its training set, and the MLP trained on it, all from one
 configuration (which is also the cache key)."""
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -57,3 +58,15 @@ def check_recipe(*, T: int, train_steps: int, batch: int, lr: float, width: int,
     if low_t_share is not None:
         params.real("low_t_share", low_t_share, low=0, high=1)
         params.integer("low_t_max", low_t_max, low=1, high=T)
+
+
+def check_variant_means(means) -> list[float]:
+    """Check Fig 2's second mixture: at least three distinct means whose gaps are not all equally wide (the figure
+    compares a nearer pair of neighbouring modes with a farther one)."""
+    means = params.reals("variant_means", means, min_len=3, distinct=True)
+    ends = sorted(means)
+    widths = [b - a for a, b in zip(ends, ends[1:])]
+    if all(math.isclose(w, widths[0], rel_tol=1e-9) for w in widths):
+        params.fail("variant_means", "at least three distinct numbers whose gaps are not all equally wide (Fig 2 "
+                    "compares a nearer pair of neighbouring modes with a farther one)", means)
+    return means

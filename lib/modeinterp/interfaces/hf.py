@@ -1,10 +1,10 @@
 """Hugging Face diffusers: run a DDPMScheduler or DDIMScheduler with any eps model and stream the metric.
 
-`sample` runs the scheduler's own steps (its timesteps, x0_hat = `pred_original_sample`, posterior and noise
-scale) inside the library's reverse loop (`samplers.reverse`): the same `Samples`, windows, Welford streaming
-and per-sample noise streams as `samplers.ddpm` and `samplers.ddim`. `scheduler_from` turns a library schedule
-into a scheduler with the same betas, so both run the same process. diffusers is optional:
-`pip install modeinterp[diffusers]`.
+`sample` runs the scheduler's own step (its timesteps, x0_hat = `pred_original_sample`, posterior and noise
+scale) as the step rule of the library's reverse loop (`samplers.reverse`): the same `Samples`, windows, Welford
+streaming, per-sample noise streams and noise per step (none at the last, unless the scheduler adds some there)
+as `samplers.ddpm` and `samplers.ddim`. `scheduler_from` turns a library schedule into a scheduler with the same
+betas, so both run the same process. diffusers is optional: `pip install modeinterp[diffusers]`.
 """
 import copy
 import sys
@@ -71,12 +71,15 @@ def sample(model, scheduler, n: int, shape: Sequence[int], generator: torch.Gene
     """
     scheduler = _prepared(scheduler, clip, n_steps)
     ts = [int(t) for t in scheduler.timesteps]
-    is_ddim = isinstance(scheduler, _diffusers().DDIMScheduler)
-    if not is_ddim and eta != 0.0:
-        params.fail("eta", "0 for a DDPMScheduler (eta is DDIM's)", eta)
-    advance = (_ddim_advance(model, scheduler, ts, eta_schedule(eta, ts)) if is_ddim
-               else _ddpm_advance(model, scheduler, ts))
-    return reverse(advance, ts, n, shape, generator, windows, n_trajectories, chunk, progress, aggregations)
+    if isinstance(scheduler, _diffusers().DDIMScheduler):
+        eta_at = eta_schedule(eta, ts)
+        step, last_step_noise = _ddim_step(model, scheduler, eta_at), eta_at(ts[-1]) > 0
+    else:
+        if eta != 0.0:
+            params.fail("eta", "0 for a DDPMScheduler (eta is DDIM's)", eta)
+        step, last_step_noise = _ddpm_step(model, scheduler), ts[-1] > 0  # DDPMScheduler adds noise at every t > 0
+    return reverse(step, ts, n, shape, generator, windows=windows, n_trajectories=n_trajectories, chunk=chunk,
+                   progress=progress, aggregations=aggregations, last_step_noise=last_step_noise)
 
 
 def _prepared(scheduler, clip, n_steps):
@@ -105,42 +108,40 @@ def _eps(model, x, t):
     return out if torch.is_tensor(out) else out.sample
 
 
-def _ddpm_advance(model, scheduler, ts):
-    """One DDPMScheduler step; the noise it adds is the streams' draw for the step.
+def _ddpm_step(model, scheduler):
+    """DDPMScheduler.step as a step of samplers.reverse: its noise is the step's draw z from the streams.
 
     DDPMScheduler.step takes no noise, only a `generator`: it draws the noise with diffusers' `randn_tensor`,
-    which is replaced by the streams' draw for the duration of the call (so not from two threads at once).
+    which is replaced by z for the duration of the call (so not from two threads at once).
     """
     module = sys.modules[type(scheduler).step.__module__]
     if not hasattr(module, "randn_tensor"):
         raise RuntimeError(f"{module.__name__} no longer draws its noise with randn_tensor: this diffusers "
                           "version is not supported (see ci/requirements.txt for the tested one)")
 
-    def advance(x, i, t, noise):
-        eps = _eps(model, x, t)
-        z = noise.randn() if i + 1 < len(ts) else None  # one draw per step but the last, as samplers.ddpm
-
+    def step(x_t, t, t_prev, z):
         def randn_tensor(shape, generator=None, device=None, dtype=None, layout=None):
-            draw = noise.randn() if z is None else z  # a scheduler that adds noise at its last step too
-            return draw.to(device=device, dtype=dtype)
+            if z is None:
+                raise RuntimeError(f"the scheduler added noise at t={t}, a step given none: this diffusers version "
+                                   "is not supported (see ci/requirements.txt for the tested one)")
+            return z.to(device=device, dtype=dtype)
 
+        eps = _eps(model, x_t, t)
         with mock.patch.object(module, "randn_tensor", randn_tensor):
-            out = scheduler.step(eps, t, x)
+            out = scheduler.step(eps, t, x_t)
         return out.pred_original_sample, out.prev_sample
 
-    return advance
+    return step
 
 
-def _ddim_advance(model, scheduler, ts, eta_at):
-    """One DDIMScheduler step, with eta_at(t) and the streams' draw for the step as its `variance_noise`."""
-    def advance(x, i, t, noise):
-        eps = _eps(model, x, t)
-        z = noise.randn() if i + 1 < len(ts) else None  # one draw per step but the last, as samplers.ddim
+def _ddim_step(model, scheduler, eta_at):
+    """DDIMScheduler.step as a step of samplers.reverse, with eta_at(t) and the step's draw z as its
+    `variance_noise`."""
+    def step(x_t, t, t_prev, z):
         eta = eta_at(t)
-        if eta > 0 and z is None:  # a scheduler whose last step is stochastic (set_alpha_to_one=False)
-            z = noise.randn()
-        out = scheduler.step(eps, t, x, eta=eta, use_clipped_model_output=scheduler.config.clip_sample,
+        out = scheduler.step(_eps(model, x_t, t), t, x_t, eta=eta,
+                             use_clipped_model_output=scheduler.config.clip_sample,
                              variance_noise=z if eta > 0 else None)
         return out.pred_original_sample, out.prev_sample
 
-    return advance
+    return step

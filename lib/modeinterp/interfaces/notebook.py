@@ -4,15 +4,17 @@ from pathlib import Path
 import torch
 
 from . import plots
+from ..method import train
 from ..support import parallel
 from ..support.runtime import device as check_device, setup
 
 
 def start(seed: int, device: str, out_dir, processes: int = 1) -> tuple[torch.device, Path]:
-    """Check the device (and that it holds `processes`), seed everything on one thread, set the plot style and
-    print 'parameters ok'; return the device and the output folder."""
+    """Check the device (and that it holds `processes`) and $MODEINTERP_CACHE, seed everything on one thread, set
+    the plot style and print 'parameters ok'; return the device and the output folder."""
     dev = check_device(device)
     parallel.check(processes, dev)
+    train.cache_mode()
     setup(seed)
     plots.style()
     print("parameters ok")

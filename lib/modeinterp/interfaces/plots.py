@@ -57,7 +57,7 @@ def decision(ts, agreement, spans: dict, T: int, title: str = ""):
     ax.plot(ts, agreement, color="k")
     for i, (label, (lo, hi)) in enumerate(spans.items()):
         ax.axvspan(lo, hi, color=("C0", "C3", "C2", "C1")[i % 4], alpha=0.2, label=f"{label}, t={lo}..{hi}")
-    ax.set(xlabel="t (reverse process runs right to left)", ylabel="corr(x0_hat, final sample)", xlim=(T, 0),
+    ax.set(xlabel="t (reverse process runs left to right)", ylabel="corr(x0_hat, final sample)", xlim=(T, 0),
            title=title)
     ax.legend(fontsize=8)
     return fig
@@ -77,12 +77,12 @@ def roc_curves(curves: dict, title: str = "", xlabel: str = "in-support removed"
 
 
 def aggregation_bars(table: dict, baselines: dict | None = None, title: str = ""):
-    """AUROC per window (groups) and aggregation (bars): table maps an aggregation to ({window name: Detection},
-    best window), as modeinterp.study.compare returns; baselines (name -> AUROC) are drawn as dashed lines."""
-    windows = list(next(iter(table.values()))[0])
+    """AUROC per window (groups) and aggregation (bars): table maps an aggregation to {window label: Detection}
+    (modeinterp.experiments.study.Comparison.table); baselines (name -> AUROC) are drawn as dashed lines."""
+    windows = list(next(iter(table.values())))
     fig, ax = plt.subplots(figsize=(9, 3.8))
     width = 0.8 / len(table)
-    for i, (aggregation, (rows, _)) in enumerate(table.items()):
+    for i, (aggregation, rows) in enumerate(table.items()):
         xs = [j + (i - (len(table) - 1) / 2) * width for j in range(len(windows))]
         ax.bar(xs, [rows[w].auroc for w in windows], width, label=aggregation, color=f"C{i}")
     for k, (name, value) in enumerate((baselines or {}).items()):
@@ -97,8 +97,8 @@ def aggregation_bars(table: dict, baselines: dict | None = None, title: str = ""
 def study_series(ax, records: list[dict], aggregation: str, window: str, field: str = "auroc", errors: bool = True,
                  **style) -> None:
     """One study curve against training steps (log axis): the first sampling seed as a line, every other seed as
-    points; with errors, one standard error as bars (see modeinterp.study.series)."""
-    from ..experiments.study import series
+    points; with errors, one standard error as bars (see modeinterp.experiments.budget.series)."""
+    from ..experiments.budget import series
     first = min(r["seed"] for r in records)
     line = style.pop("ls", style.pop("linestyle", "-"))
     for seeds, ls in (([first], line), (sorted({r["seed"] for r in records} - {first}), "none")):

@@ -75,9 +75,19 @@ class GaussianMixture:
 
     def between_modes(self, x: torch.Tensor) -> torch.Tensor:
         """1D only: True where a sample lies strictly between the smallest and the largest mean."""
-        if self.dim != 1:
-            raise ValueError(f"between_modes is defined for 1D mixtures; this one has D={self.dim}")
+        self._one_dimensional("between_modes")
         return (x[:, 0] > self.means.min()) & (x[:, 0] < self.means.max())
+
+    def gaps(self, x: torch.Tensor) -> list["Gap"]:
+        """1D only: every gap between neighbouring means, left to right, with how many points x lie strictly
+        inside it."""
+        self._one_dimensional("gaps")
+        ends, v = self.means[:, 0].sort().values.tolist(), x[:, 0].to(torch.float64)
+        return [Gap(a, b, int(((v > a) & (v < b)).sum())) for a, b in zip(ends, ends[1:])]
+
+    def _one_dimensional(self, what):
+        if self.dim != 1:
+            raise ValueError(f"{what} is defined for 1D mixtures; this one has D={self.dim}")
 
     def mode_of(self, x: torch.Tensor) -> torch.Tensor:
         """Index of the nearest mean for each point (shape N)."""
@@ -92,6 +102,33 @@ class GaussianMixture:
         sq = torch.cdist(x, math.sqrt(alpha_bar) * self.means.to(x.device)) ** 2
         log_w = torch.log(self.weights.to(x.device))[None]
         return log_w - sq / (2 * var) - 0.5 * self.dim * math.log(2 * math.pi * var)
+
+
+class Gap(NamedTuple):
+    """The points strictly between two neighbouring means of a 1D mixture (see GaussianMixture.gaps)."""
+
+    low: float
+    high: float
+    count: int
+
+    @property
+    def width(self) -> float:
+        return self.high - self.low
+
+
+def narrowest_and_widest(gaps: list[Gap]) -> tuple[Gap, Gap]:
+    """The narrowest gap and the widest (the leftmost of each where widths tie)."""
+    return min(gaps, key=_width), max(gaps, key=_width)
+
+
+def describe_gaps(gaps: list[Gap], what: str) -> str:
+    """The counts per gap on one line: '143 hallucinations between 1 and 2, 56 between 2 and 4'."""
+    return ", ".join(f"{g.count}{' ' + what if k == 0 else ''} between {g.low:g} and {g.high:g}"
+                     for k, g in enumerate(gaps))
+
+
+def _width(gap: Gap) -> float:
+    return gap.width
 
 
 def mixture(means, std: float, weights=None) -> GaussianMixture:

@@ -104,7 +104,7 @@ class UNet(nn.Module):
     def __init__(self, channels: int = 1, size: int = 64, T: int = 1000, fold: int = 4, base: int = 32,
                  mults: tuple = (1, 2, 4), attention_below: int = 4, groups: int = 8):
         super().__init__()
-        mults = _check_unet(channels, size, T, fold, base, mults, attention_below, groups)
+        mults = check_unet(channels, size, T, fold, base, mults, attention_below, groups)
         widths, res = [base * m for m in mults], [size // fold // 2**i for i in range(len(mults))]
         t_dim, t_freq = 4 * base, base + base % 2  # sinusoidal_embedding needs an even width
         self.register_buffer("temb", sinusoidal_embedding(torch.arange(T), t_freq), persistent=False)
@@ -168,8 +168,9 @@ def _upsample(c_in: int, c_out: int) -> nn.Module:
     return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, padding=1))
 
 
-def _check_unet(channels, size, T, fold, base, mults, attention_below, groups) -> list[int]:
-    """Validate the U-Net's settings; return mults as a list."""
+def check_unet(channels: int, size: int, T: int, fold: int, base: int, mults, attention_below: int = 4,
+               groups: int = 8) -> list[int]:
+    """Check the U-Net's settings (as UNet takes them) before building it; return mults as a list."""
     params.integer("channels", channels, low=1)
     params.integer("T", T, low=1)
     params.integer("fold", fold, low=1)
@@ -182,5 +183,5 @@ def _check_unet(channels, size, T, fold, base, mults, attention_below, groups) -
     step = fold * 2 ** (len(mults) - 1)
     params.integer("size", size, low=1)
     if size % step:
-        params.fail("size", f"a positive multiple of fold * 2**(len(mults) - 1) = {step}", size)
+        params.fail("size", f"a multiple of fold * 2**(len(mults) - 1) = {fold} * {step // fold} = {step}", size)
     return mults

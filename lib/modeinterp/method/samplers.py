@@ -1,13 +1,16 @@
-"""Samplers: DDPM ancestral (all steps or a strided subset) and DDIM.
+"""Samplers: DDPM ancestral (all steps or a strided subset) and DDIM, with the paper's metric streamed.
 
-Each sampler is a plain function: it takes its random generator, runs the reverse process in chunks of rows,
-and returns the samples, the trajectory variance of x0_hat over any number of windows (streamed, memory
-O(N x D)), and, on request, the full trajectories of the first few samples for plotting. `model(x_t, t)`
-predicts eps; `t` is passed as a Python int, the same for every row of a step. The computation runs on the
-generator's device (the model must be there too); what is returned is on the CPU. Every sample draws its noise
-from its own stream (see `noise`), seeded by the generator and the sample's index: the samples and the metric do
-not depend on `chunk`. `reverse` is that loop for any step function (modeinterp.hf runs diffusers' schedulers
-in it).
+A sampler is a step rule run by one reverse loop (`reverse`). The rule takes x_t at timestep t to x0_hat and to
+x_{t_prev}, the state at the next visited timestep (`DDPMStep`, `DDIMStep`; modeinterp.interfaces.hf wraps
+diffusers' schedulers in the same form). The loop, `_reverse_chunk`, is the algorithm as one reads it: x_T ~ N(0, I);
+at every visited t, z ~ N(0, I) (z = 0 at the last step, as DDPM's Algorithm 2), the step, and the Welford update
+of the variance of x0_hat over each window that holds t (memory O(N x D), not O(N x T x D)). Around it: chunks of
+rows, and the samples split by index over processes (support.parallel), neither of which changes a number.
+
+`model(x_t, t)` predicts eps; `t` is passed as a Python int, the same for every row of a step. The computation runs
+on the generator's device (the model must be there too); what is returned is on the CPU. Every sample draws its
+noise from its own stream (see `noise`), seeded by the generator and the sample's index: the samples and the
+metric depend neither on `chunk` nor on `processes`.
 """
 import copy
 import math
@@ -41,6 +44,8 @@ class Samples:
     x0_hat: torch.Tensor | None = None  # steps x n_trajectories x ...: x0_hat at each step
 
 
+# ---- the samplers: a step rule each, run by `reverse`
+
 def ddpm(model, schedule: Schedule, n: int, shape: Sequence[int], generator: torch.Generator, *,
          n_steps: int | None = None, windows: Sequence[Window] = (), n_trajectories: int = 0,
          noise: str = "beta", clip: float | None = None, chunk: int = 2048, progress: bool = True,
@@ -54,21 +59,12 @@ def ddpm(model, schedule: Schedule, n: int, shape: Sequence[int], generator: tor
     processes: split the samples by index over this many processes (one GPU each on CUDA; see parallel); the
     model and aggregations must then be picklable. The result does not depend on it (per-sample noise).
     """
-    if noise not in ("beta", "posterior"):
+    if noise not in DDPMStep.NOISE:
         raise ValueError(f"noise must be 'beta' or 'posterior'; got {noise!r}")
-    ts = timesteps(schedule.T, n_steps)
-    advance = EpsAdvance(partial(_ddpm_step, noise), model, schedule.alpha_bar.tolist(), ts, clip)
-    return reverse(advance, ts, n, shape, generator, windows, n_trajectories, chunk, progress, aggregations, processes)
-
-
-def _ddpm_step(kind, x_t, eps, x0_hat, t, ab_t, ab_prev, noise):
-    """One DDPM step from x_t with noise of `kind` ('beta' or 'posterior'; the last step, noise None, returns
-    the posterior mean)."""
-    mean, posterior_var = diffusion.posterior(x_t, x0_hat, ab_t, ab_prev)
-    if noise is None:  # the last step returns the mean
-        return mean
-    var = 1 - ab_t / ab_prev if kind == "beta" else posterior_var  # beta_t, or the posterior's
-    return mean + math.sqrt(var) * noise
+    step = DDPMStep(model=model, alpha_bar=schedule.alpha_bar.tolist(), clip=clip, noise=noise)
+    return reverse(step, timesteps(schedule.T, n_steps), n, shape, generator, windows=windows,
+                   n_trajectories=n_trajectories, chunk=chunk, progress=progress, aggregations=aggregations,
+                   processes=processes)
 
 
 def ddim(model, schedule: Schedule, n: int, shape: Sequence[int], generator: torch.Generator, *,
@@ -79,15 +75,67 @@ def ddim(model, schedule: Schedule, n: int, shape: Sequence[int], generator: tor
     of the timestep t (e.g. stochastic only in some steps). clip, aggregations, processes: as for ddpm (with
     processes > 1 a function eta must be picklable, e.g. eta_below)."""
     ts = timesteps(schedule.T, n_steps)
-    advance = EpsAdvance(partial(_ddim_step, eta_schedule(eta, ts)), model, schedule.alpha_bar.tolist(), ts, clip)
-    return reverse(advance, ts, n, shape, generator, windows, n_trajectories, chunk, progress, aggregations, processes)
+    step = DDIMStep(model=model, alpha_bar=schedule.alpha_bar.tolist(), clip=clip, eta=eta_schedule(eta, ts))
+    return reverse(step, ts, n, shape, generator, windows=windows, n_trajectories=n_trajectories, chunk=chunk,
+                   progress=progress, aggregations=aggregations, processes=processes)
 
 
-def _ddim_step(eta_at, x_t, eps, x0_hat, t, ab_t, ab_prev, noise):
-    """One DDIM step from x_t with eta_at(t)."""
-    sigma = eta_at(t) * math.sqrt((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev))
-    x_prev = math.sqrt(ab_prev) * x0_hat + math.sqrt(max(1 - ab_prev - sigma**2, 0.0)) * eps
-    return x_prev if noise is None or sigma == 0 else x_prev + sigma * noise
+@dataclass(frozen=True, kw_only=True)
+class EpsStep:
+    """What DDPM's and DDIM's steps share: eps = model(x_t, t) and x0_hat from it, clamped to [-clip, clip]
+    (with eps made consistent) if clip is set. Picklable, so that processes can run it."""
+
+    model: Callable
+    alpha_bar: list[float]  # alpha_bar[t] for t = 0..T-1
+    clip: float | None = None
+
+    def x0_hat(self, x_t: torch.Tensor, t: int, t_prev: int | None):
+        """(alpha_bar_t, alpha_bar_prev, eps, x0_hat) at timestep t; alpha_bar_prev = 1 at the last step."""
+        ab_t = self.alpha_bar[t]
+        ab_prev = 1.0 if t_prev is None else self.alpha_bar[t_prev]
+        eps = self.model(x_t, t)
+        x0_hat = predict_x0(x_t, eps, ab_t)
+        if self.clip is not None:
+            x0_hat = x0_hat.clamp(-self.clip, self.clip)
+            eps = (x_t - math.sqrt(ab_t) * x0_hat) / math.sqrt(1 - ab_t)
+        return ab_t, ab_prev, eps, x0_hat
+
+    def to(self, device) -> "EpsStep":
+        """A copy whose model (an nn.Module) is on `device`; the caller's model stays where it is."""
+        if not isinstance(self.model, torch.nn.Module):
+            return self
+        return replace(self, model=copy.deepcopy(self.model).to(device))
+
+
+@dataclass(frozen=True, kw_only=True)
+class DDPMStep(EpsStep):
+    """One step of DDPM's ancestral sampler (Ho et al., 2020, Algorithm 2) from t to t_prev, strided or not."""
+
+    NOISE = ("beta", "posterior")
+    noise: str = "beta"  # the variance of the noise added: beta of the (strided) step, or the posterior's
+
+    def __call__(self, x_t: torch.Tensor, t: int, t_prev: int | None, z: torch.Tensor | None):
+        """(x0_hat, x_prev): the mean of q(x_prev | x_t, x0_hat) plus the noise z scaled to its variance."""
+        ab_t, ab_prev, eps, x0_hat = self.x0_hat(x_t, t, t_prev)
+        mean, posterior_var = diffusion.posterior(x_t, x0_hat, ab_t, ab_prev)
+        if z is None:  # the last step returns the mean
+            return x0_hat, mean
+        var = 1 - ab_t / ab_prev if self.noise == "beta" else posterior_var
+        return x0_hat, mean + math.sqrt(var) * z
+
+
+@dataclass(frozen=True, kw_only=True)
+class DDIMStep(EpsStep):
+    """One DDIM step (Song et al., 2021, eq. 12) from t to t_prev with eta(t)."""
+
+    eta: Callable[[int], float]  # see eta_schedule
+
+    def __call__(self, x_t: torch.Tensor, t: int, t_prev: int | None, z: torch.Tensor | None):
+        """(x0_hat, x_prev): x0_hat noised back to t_prev along eps, plus sigma_t z."""
+        ab_t, ab_prev, eps, x0_hat = self.x0_hat(x_t, t, t_prev)
+        sigma = self.eta(t) * math.sqrt((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev))
+        x_prev = math.sqrt(ab_prev) * x0_hat + math.sqrt(max(1 - ab_prev - sigma**2, 0.0)) * eps
+        return x0_hat, x_prev if z is None or sigma == 0 else x_prev + sigma * z
 
 
 def eta_schedule(eta: float | Callable[[int], float], ts: Sequence[int]) -> Callable[[int], float]:
@@ -103,109 +151,6 @@ def _constant(value: float, t: int) -> float:
     return value
 
 
-@dataclass
-class EpsAdvance:
-    """Our reverse step from eps = model(x_t, t): x0_hat (clamped to [-clip, clip] if clip), then `step`."""
-
-    step: Callable
-    model: Callable
-    alpha_bar: list[float]
-    ts: list[int]
-    clip: float | None
-
-    def __call__(self, x, i, t, noise):
-        ab_t = self.alpha_bar[t]
-        ab_prev = self.alpha_bar[self.ts[i + 1]] if i + 1 < len(self.ts) else 1.0
-        eps = self.model(x, t)
-        x0_hat = predict_x0(x, eps, ab_t)
-        if self.clip is not None:  # clamp x0_hat and make eps consistent with it
-            x0_hat = x0_hat.clamp(-self.clip, self.clip)
-            eps = (x - math.sqrt(ab_t) * x0_hat) / math.sqrt(1 - ab_t)
-        return x0_hat, self.step(x, eps, x0_hat, t, ab_t, ab_prev, noise.randn() if i + 1 < len(self.ts) else None)
-
-    def to(self, device) -> "EpsAdvance":
-        """A copy whose model (an nn.Module) is on `device`; the caller's model stays where it is."""
-        if not isinstance(self.model, torch.nn.Module):
-            return self
-        return replace(self, model=copy.deepcopy(self.model).to(device))
-
-
-@torch.no_grad()
-def reverse(advance, ts, n, shape, generator, windows=(), n_trajectories=0, chunk=2048, progress=True,
-            aggregations=None, processes=1) -> Samples:
-    """The reverse process shared by every sampler: chunks of rows, each run through the timesteps `ts`, in one
-    process or split by sample index over `processes` (see parallel; `advance` and `aggregations` must then be
-    picklable).
-
-    advance(x_t, i, t, noise) -> (x0_hat, x_prev) takes one step (the i-th, at timestep t); `noise` holds the
-    chunk's per-sample streams (see `noise`), already past x_T: a sampler reads one draw per step but the
-    last.
-    """
-    processes = parallel.check(processes, generator.device)
-    windows = [tuple(w) for w in windows]
-    for lo, hi in windows:
-        if not any(lo <= t <= hi for t in ts):
-            raise ValueError(f"window ({lo}, {hi}) holds no timestep the sampler visits")
-    job = (advance, list(ts), shape, run_seed(generator), windows, n_trajectories, chunk, progress,
-           dict(aggregations or {}))
-    if processes == 1:
-        return _rows(*job, 0, n, generator.device)
-    if hasattr(advance, "to"):  # a copy on the CPU travels to the processes, not the GPU's memory
-        job = (advance.to("cpu"), *job[1:])
-    parts = parallel.run(_shard, (n, job, generator.device), processes, generator.device)
-    return Samples(
-        x0=torch.cat([p.x0 for p in parts]), timesteps=list(ts),
-        variance={w: torch.cat([p.variance[w] for p in parts]) for w in windows},
-        local={name: {w: torch.cat([p.local[name][w] for p in parts]) for w in windows} for name in job[-1]},
-        x_t=parts[0].x_t, x0_hat=parts[0].x0_hat)
-
-
-def _shard(n: int, job: tuple, device) -> Samples:
-    """This process's slice of the samples 0..n-1 (in one of parallel.run's processes)."""
-    index, world = parallel.rank()
-    device = parallel.local_device(device)
-    advance = job[0].to(device) if hasattr(job[0], "to") else job[0]
-    return _rows(advance, *job[1:], n * index // world, n * (index + 1) // world, device)
-
-
-@torch.no_grad()
-def _rows(advance, ts, shape, seed, windows, n_trajectories, chunk, progress, aggregations, first, stop,
-          device) -> Samples:
-    """Samples first..stop-1 of the run seeded `seed`: chunks of rows, each run through every timestep."""
-    xs, variances, traj_x, traj_x0 = [], {w: [] for w in windows}, [], []
-    local = {name: {w: [] for w in windows} for name in aggregations}
-    starts = range(first, stop, chunk)
-    bar = tqdm(total=len(starts) * len(ts), desc="sampling", disable=not show_progress(progress) or first > 0,
-               leave=False)
-    for start in starts:
-        rows = min(chunk, stop - start)
-        noise = Streams(seed, start, rows, shape, len(ts), device)  # x_T, then one draw per step
-        x = noise.randn()
-        acc = {w: Welford() for w in windows}
-        record = start == 0 and n_trajectories > 0
-        for i, t in enumerate(ts):
-            x0_hat, x_prev = advance(x, i, t, noise)
-            for (lo, hi), a in acc.items():
-                if lo <= t <= hi:
-                    a.add(x0_hat)
-            if record:
-                traj_x.append(x[:n_trajectories].clone())
-                traj_x0.append(x0_hat[:n_trajectories].clone())
-            x = x_prev
-            bar.update()
-        xs.append(x.cpu())
-        for w, a in acc.items():
-            variances[w].append(a.variance().cpu())
-            for name, aggregate in aggregations.items():
-                local[name][w].append(aggregate(a.variance_map(), x).cpu())
-    bar.close()
-    return Samples(
-        x0=torch.cat(xs) if xs else torch.empty(0, *shape), timesteps=list(ts),
-        variance={w: torch.cat(v) if v else torch.empty(0) for w, v in variances.items()},
-        local={name: {w: torch.cat(v) if v else torch.empty(0) for w, v in per.items()} for name, per in local.items()},
-        x_t=torch.stack(traj_x).cpu() if traj_x else None, x0_hat=torch.stack(traj_x0).cpu() if traj_x0 else None)
-
-
 def eta_below(t_max: int, eta: float = 1.0) -> Callable[[int], float]:
     """An eta schedule for `ddim`: stochastic (`eta`) at timesteps below t_max, deterministic above."""
     return partial(_eta_below, t_max, eta)
@@ -213,3 +158,103 @@ def eta_below(t_max: int, eta: float = 1.0) -> Callable[[int], float]:
 
 def _eta_below(t_max: int, eta: float, t: int) -> float:
     return eta if t < t_max else 0.0
+
+
+# ---- the reverse process, shared by every sampler
+
+@dataclass(frozen=True, kw_only=True)
+class Work:
+    """One sampling run but for which samples: what every chunk of rows, in every process, runs."""
+
+    step: Callable  # step(x_t, t, t_prev, z) -> (x0_hat, x_prev); t_prev is None at the last step
+    timesteps: list[int]  # visited, noisiest first
+    shape: tuple[int, ...]  # of one sample
+    seed: int  # the run's seed: sample i's noise is stream i of it (see noise)
+    windows: list[Window] = field(default_factory=list)  # where the metric is streamed
+    aggregations: dict[str, Callable] = field(default_factory=dict)  # name -> f(variance map, x0) -> N
+    n_trajectories: int = 0  # samples 0..n_trajectories-1 have x_t and x0_hat recorded at every step
+    chunk: int = 2048  # rows run at once
+    progress: bool = True
+    last_step_noise: bool = False  # whether the last step adds noise too (some diffusers schedulers)
+
+    def to(self, device) -> "Work":
+        """This run with its step's model on `device` (a step without a model as it is)."""
+        return replace(self, step=self.step.to(device)) if hasattr(self.step, "to") else self
+
+
+@torch.no_grad()
+def reverse(step: Callable, timesteps: Sequence[int], n: int, shape: Sequence[int], generator: torch.Generator, *,
+            windows: Sequence[Window] = (), n_trajectories: int = 0, chunk: int = 2048, progress: bool = True,
+            aggregations: dict | None = None, processes: int = 1, last_step_noise: bool = False) -> Samples:
+    """Run `step` (see Work) through `timesteps` for n samples of `shape`, streaming the metric over `windows`, in
+    this process or split by sample index over `processes` (then `step` and `aggregations` must be picklable)."""
+    processes = parallel.check(processes, generator.device)
+    windows = [tuple(w) for w in windows]
+    for lo, hi in windows:
+        if not any(lo <= t <= hi for t in timesteps):
+            raise ValueError(f"window ({lo}, {hi}) holds no timestep the sampler visits")
+    work = Work(step=step, timesteps=list(timesteps), shape=tuple(shape), seed=run_seed(generator), windows=windows,
+                aggregations=dict(aggregations or {}), n_trajectories=n_trajectories, chunk=chunk, progress=progress,
+                last_step_noise=last_step_noise)
+    if processes == 1:
+        return _rows(work, 0, n, generator.device)
+    # a copy on the CPU travels to the processes, not the GPU's memory
+    parts = parallel.run(_shard, (work.to("cpu"), n, generator.device), processes, generator.device)
+    return _joined(work, parts)
+
+
+def _shard(work: Work, n: int, device) -> Samples:
+    """This process's slice of the samples 0..n-1 (in one of parallel.run's processes)."""
+    index, world = parallel.rank()
+    device = parallel.local_device(device)
+    return _rows(work.to(device), n * index // world, n * (index + 1) // world, device)
+
+
+def _rows(work: Work, first: int, stop: int, device) -> Samples:
+    """Samples first..stop-1, a chunk of rows at a time."""
+    starts = range(first, stop, work.chunk)
+    bar = tqdm(total=len(starts) * len(work.timesteps), desc="sampling", leave=False,
+               disable=not show_progress(work.progress) or first > 0)
+    parts = [_reverse_chunk(work, start, min(work.chunk, stop - start), device, bar.update) for start in starts]
+    bar.close()
+    return _joined(work, parts)
+
+
+@torch.no_grad()
+def _reverse_chunk(work: Work, start: int, rows: int, device, tick: Callable = lambda: None) -> Samples:
+    """Samples start..start+rows-1 from x_T to x_0, the variance of x0_hat streamed over every window."""
+    ts, record = work.timesteps, start == 0 and work.n_trajectories > 0
+    streams = Streams(work.seed, start, rows, work.shape, len(ts), device)  # x_T, then a draw per step but the last
+    x_t = streams.randn()  # x_T ~ N(0, I)
+    hal = {w: Welford() for w in work.windows}  # the metric: the variance of x0_hat over each window
+    trajectory = []
+    for t, t_prev in zip(ts, ts[1:] + [None]):
+        z = streams.randn() if t_prev is not None or work.last_step_noise else None  # z = 0 at the last step
+        x0_hat, x_prev = work.step(x_t, t, t_prev, z)
+        for (lo, hi), welford in hal.items():
+            if lo <= t <= hi:
+                welford.add(x0_hat)
+        if record:
+            trajectory.append((x_t[:work.n_trajectories].clone(), x0_hat[:work.n_trajectories].clone()))
+        x_t = x_prev
+        tick()
+    return Samples(
+        x0=x_t.cpu(), timesteps=list(ts),
+        variance={w: welford.variance().cpu() for w, welford in hal.items()},
+        local={name: {w: aggregate(welford.variance_map(), x_t).cpu() for w, welford in hal.items()}
+               for name, aggregate in work.aggregations.items()},
+        x_t=torch.stack([x for x, _ in trajectory]).cpu() if trajectory else None,
+        x0_hat=torch.stack([x for _, x in trajectory]).cpu() if trajectory else None)
+
+
+def _joined(work: Work, parts: list[Samples]) -> Samples:
+    """The samples of consecutive parts (chunks, or processes' slices) as one; trajectories from the first."""
+    def cat(tensors, empty):
+        return torch.cat(tensors) if tensors else empty
+
+    return Samples(
+        x0=cat([p.x0 for p in parts], torch.empty(0, *work.shape)), timesteps=list(work.timesteps),
+        variance={w: cat([p.variance[w] for p in parts], torch.empty(0)) for w in work.windows},
+        local={name: {w: cat([p.local[name][w] for p in parts], torch.empty(0)) for w in work.windows}
+               for name in work.aggregations},
+        x_t=parts[0].x_t if parts else None, x0_hat=parts[0].x0_hat if parts else None)

@@ -10,19 +10,19 @@ builds the network and picks the training set; `models` trains (or loads) the mo
 The cache stores one file per configuration, named by a hash of the configuration. Files are written
 atomically (temporary file, then rename) and begin with a digest of their payload, so a truncated or corrupt
 file is detected, reported and retrained, never used. With MODEINTERP_CACHE=readonly (set by the test command)
-a missing model is an error instead of a training run: that is how CI knows the shipped models still match the
-notebooks' defaults.
+a missing or damaged model is an error instead of a training run: that is how CI knows the shipped models still
+match the notebooks' defaults. MODEINTERP_CACHE=readwrite, empty or unset is the default; any other value is an
+error. Missing models train in worker processes that stop with their caller (see support.parallel).
 """
 import contextlib
 import hashlib
 import io
 import json
 import math
-import multiprocessing
 import os
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from copy import deepcopy
 from dataclasses import dataclass, field
 from functools import partial
@@ -40,6 +40,7 @@ from .noise import sample_seed
 from ..support.runtime import generator, show_progress
 
 CACHE_ENV = "MODEINTERP_CACHE"
+CACHE_MODES = ("readwrite", "readonly")  # readwrite: the default, also when unset or empty
 CACHE_VERSION = 1  # bump when training code changes what a configuration produces
 MAGIC = b"modeinterp-model v1 sha256="
 
@@ -255,18 +256,35 @@ def load(path: str | os.PathLike) -> dict:
     return torch.load(io.BytesIO(data), weights_only=True)
 
 
-def _lookup(config: ModelConfig, cache_dir) -> dict | None:
-    """The cached payload of `config`, or None (a corrupt or mismatched file is reported, never used)."""
-    path = cache_path(config, cache_dir)
+def cache_mode() -> str:
+    """$MODEINTERP_CACHE: 'readonly' (a missing or damaged model is an error, never a training run) or
+    'readwrite' (the default, also when it is unset or empty); any other value is an error."""
+    value = os.environ.get(CACHE_ENV) or "readwrite"
+    if value not in CACHE_MODES:
+        raise ValueError(f"{CACHE_ENV} must be 'readonly' or 'readwrite' (unset or empty: readwrite); got {value!r}")
+    return value
+
+
+def _lookup(config: ModelConfig, cache_dir, readonly: bool = False) -> dict | None:
+    """The cached payload of `config`, or None (a corrupt or mismatched file is reported, never used; read-only,
+    it is an error that says how to remake that one model)."""
+    path = cache_path(config, cache_dir).resolve()
     if not path.exists():
         return None
     try:
         payload = load(path)
-        if payload.get("config") == config.to_dict():
-            return payload
-        warnings.warn(f"{path} holds another configuration; retraining")
+        problem = None if payload.get("config") == config.to_dict() else f"{path} holds another configuration"
+    except ValueError as e:  # load's: the file is truncated or corrupt (it names the file)
+        problem = str(e)
     except Exception as e:
-        warnings.warn(f"{path} is unreadable ({e}); retraining")
+        problem = f"{path} is unreadable ({e})"
+    if problem is None:
+        return payload
+    if readonly:
+        raise RuntimeError(f"{CACHE_ENV}=readonly and {problem}. Restore the shipped file (`git checkout -- {path}`) "
+                           f"or delete it and rerun what needs it without {CACHE_ENV}=readonly: only that model "
+                           "is trained again")
+    warnings.warn(f"{problem}; retraining")
     return None
 
 
@@ -289,33 +307,36 @@ def cached_many(configs: list[ModelConfig], train: Callable[[ModelConfig], dict]
     fastest); `train` must then be importable (a library function, or a functools.partial of one).
     With processes > 1 each missing model trains data-parallel in `processes` processes on `device` (one GPU
     each on CUDA; see parallel and fit), one model after another; `train` must be importable too.
+    An interrupt or SIGTERM stops the training at once: queued models are not trained, running ones are stopped
+    and not stored (see parallel.workers); the models stored before stay.
     """
     processes = parallel.check(processes, device)
     if processes > 1 and workers > 1:
         raise ValueError(f"parameter 'workers' must be 1 when processes > 1 (got workers={workers}, "
                          f"processes={processes}): each model then trains on every process")
-    payloads = [_lookup(c, cache_dir) for c in configs]
+    readonly = cache_mode() == "readonly"
+    payloads = [_lookup(c, cache_dir, readonly) for c in configs]
     missing = [i for i, p in enumerate(payloads) if p is None]
-    if missing and os.environ.get(CACHE_ENV) == "readonly":
+    if missing and readonly:
         names = ", ".join(cache_path(configs[i], cache_dir).name for i in missing)
-        raise RuntimeError(f"{CACHE_ENV}=readonly and no trained model in {cache_dir} for: {names}. The shipped "
-                           f"models do not match the notebook's defaults: remake them with `make models`")
-    if processes > 1:
-        for i in missing:
-            parallel.run(_train_and_store, (train, configs[i], cache_dir), processes, device)
-            payloads[i] = load(cache_path(configs[i], cache_dir))
-        return payloads
-    if workers <= 1 or len(missing) <= 1:
-        for i in missing:
-            payloads[i] = {"config": configs[i].to_dict(), **train(configs[i])}
-            save(payloads[i], cache_path(configs[i], cache_dir))
-        return payloads
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(workers, len(missing)), mp_context=ctx) as pool:
-        futures = {pool.submit(_train_and_store, train, configs[i], cache_dir): i for i in missing}
-        for f in tqdm(as_completed(futures), total=len(futures), desc=f"training ({workers} processes)",
-                      disable=not show_progress()):
-            payloads[futures[f]] = f.result()
+        raise RuntimeError(f"{CACHE_ENV}=readonly and no trained model in {Path(cache_dir).resolve()} for: {names}. "
+                           "The shipped models do not match the notebook's defaults: remake them with `make models` "
+                           f"(other parameters: run without {CACHE_ENV}=readonly to train them)")
+    with parallel.stopping():
+        if processes > 1:
+            for i in missing:
+                parallel.run(_train_and_store, (train, configs[i], cache_dir), processes, device)
+                payloads[i] = load(cache_path(configs[i], cache_dir))
+        elif workers <= 1 or len(missing) <= 1:
+            for i in missing:
+                payloads[i] = {"config": configs[i].to_dict(), **train(configs[i])}
+                save(payloads[i], cache_path(configs[i], cache_dir))
+        else:
+            with parallel.workers(min(workers, len(missing))) as submit:
+                futures = {submit(_train_and_store, train, configs[i], cache_dir): i for i in missing}
+                for f in tqdm(as_completed(futures), total=len(futures), desc=f"training ({workers} processes)",
+                              disable=not show_progress()):
+                    payloads[futures[f]] = f.result()
     return payloads
 
 

@@ -8,11 +8,26 @@ model) already touched. So `fn` and `args` must be picklable: library functions,
 Each process initialises torch.distributed (accelerate's PartialState) and calls fn(*args); what the processes
 return is gathered on the main process (rank 0), written to a temporary file and returned to the caller, in rank
 order. One process (processes=1) never comes here: the callers keep today's single-process code path.
+
+`workers(n)` is a pool of n fresh processes for independent calls (train.cached_many trains missing models in it).
+
+Stopping. Every process started here ends with the process that started it, and a stop is prompt: an interrupt
+(SIGINT, Jupyter's Interrupt) or SIGTERM in the caller cancels the queued calls and stops the running ones (each
+unwinds, so an atomic write in progress removes its temporary file) before the caller goes on; a started process
+ignores SIGINT itself (a terminal's Ctrl-C reaches the whole process group) and leaves that to its parent, and it
+ends within a second of noticing that its parent is gone (killed, or ended without cleaning up).
 """
+import multiprocessing
 import os
+import signal
 import socket
 import tempfile
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -21,6 +36,12 @@ from . import params
 from .runtime import active, default_threads
 
 BACKENDS = {"cpu": "gloo", "cuda": "nccl"}
+GRACE = 10.0  # seconds a stopped process has to unwind before it is killed
+POLL = 0.5  # seconds between a started process's looks at its parent
+
+
+class Stopped(BaseException):
+    """SIGTERM arrived (see stopping): raised like an interrupt, so that the same cleanup runs."""
 
 
 def check(processes, device) -> int:
@@ -64,16 +85,29 @@ def run(fn: Callable, args: tuple, processes: int, device) -> list:
     env = dict(nproc=processes, node_rank=0, world_size=processes, master_addr="127.0.0.1", master_port=free_port())
     if "OMP_NUM_THREADS" not in os.environ:
         env["omp_num_threads"] = default_threads()
-    with tempfile.TemporaryDirectory(prefix="modeinterp-run-") as tmp:
+    with stopping(), tempfile.TemporaryDirectory(prefix="modeinterp-run-") as tmp:
         out = Path(tmp) / "results.pt"
         with patch_environment(**env):
-            start_processes(PrepareForLaunch(_entry, distributed_type), args=(fn, args, kind, str(out)),
-                            nprocs=processes, start_method="spawn")
+            context = start_processes(PrepareForLaunch(_entry, distributed_type),
+                                      args=(fn, args, kind, str(out), os.getpid()), nprocs=processes,
+                                      start_method="spawn", join=False)
+        try:
+            while not context.join():
+                pass
+        except BaseException:
+            end(context.processes)
+            raise
         return torch.load(out, weights_only=False)
 
 
-def _entry(fn: Callable, args: tuple, kind: str, out: str) -> None:
+def _entry(fn: Callable, args: tuple, kind: str, out: str, parent: int) -> None:
     """One launched process: join the process group, call fn, gather the results on the main process."""
+    guard(parent)
+    task(_gathered, fn, args, kind, out)
+
+
+def _gathered(fn: Callable, args: tuple, kind: str, out: str) -> None:
+    """fn(*args) in each launched process, the results gathered on the main process and written to `out`."""
     from accelerate import PartialState
 
     from .files import atomic
@@ -90,6 +124,111 @@ def _entry(fn: Callable, args: tuple, kind: str, out: str) -> None:
         state.wait_for_everyone()
     finally:
         torch.distributed.destroy_process_group()  # not state's: it skips this under accelerate's launch wrapper
+
+
+@contextmanager
+def workers(n: int) -> Iterator[Callable[..., Future]]:
+    """A pool of `n` fresh (spawned) processes: yields submit(fn, *args) -> Future of fn(*args) (fn and args
+    picklable: library functions, functools.partial). Leaving the block by an exception (an interrupt, SIGTERM, a
+    call that failed) cancels the queued calls and ends the running ones before the exception goes on."""
+    pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"), initializer=guard,
+                               initargs=(os.getpid(),))
+    with stopping():
+        try:
+            yield partial(pool.submit, task)
+        except BaseException:
+            running = list((pool._processes or {}).values())  # no public handle on them before Python 3.14
+            end(running, wait=False)
+            pool.shutdown(wait=False, cancel_futures=True)
+            end(running)
+            pool.shutdown(wait=True)
+            raise
+        pool.shutdown(wait=True)
+
+
+def end(processes: list, wait: bool = True) -> None:
+    """Stop started processes: SIGTERM (each unwinds, see task), then (with wait) SIGKILL for any still running
+    after GRACE."""
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    if not wait:
+        return
+    deadline = time.monotonic() + GRACE
+    for p in processes:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join()
+
+
+@contextmanager
+def stopping() -> Iterator[None]:
+    """Within the block (in the main thread), SIGTERM raises Stopped, so that the cleanup of an interrupt runs
+    (started processes ended, temporary files removed); when Stopped leaves the block, SIGTERM is handled as it was
+    before (by default: the process ends, as whoever sent it asked)."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if (threading.current_thread() is not threading.main_thread()
+            or previous in (None, signal.SIG_IGN, _raise_stopped, _stop_worker)):
+        yield
+        return
+    signal.signal(signal.SIGTERM, _raise_stopped)
+    try:
+        yield
+    except Stopped:
+        signal.signal(signal.SIGTERM, previous)
+        signal.raise_signal(signal.SIGTERM)
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_stopped(signum, frame):
+    """SIGTERM within `stopping`: raise Stopped once (a second SIGTERM does not interrupt the cleanup)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Stopped(f"stopped by {signal.Signals(signum).name}")
+
+
+_in_task = False  # in a started process: whether it is running a call (see task)
+
+
+def guard(parent: int) -> None:
+    """First thing in a started process: ignore SIGINT (the parent stops its processes), let SIGTERM stop it
+    (see task), and end it when `parent` is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_worker)
+    threading.Thread(target=_watch, args=(parent,), name="modeinterp-parent", daemon=True).start()
+
+
+def task(fn: Callable, *args):
+    """fn(*args) in a started process; SIGTERM during it unwinds it (an atomic write removes its temporary file)
+    and ends the process."""
+    global _in_task
+    _in_task = True
+    try:
+        return fn(*args)
+    except Stopped:
+        os._exit(128 + signal.SIGTERM)
+    finally:
+        _in_task = False
+
+
+def _stop_worker(signum, frame):
+    """SIGTERM in a started process: unwind the running call (see task), or end at once when idle; a second
+    SIGTERM does not interrupt the unwinding."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if _in_task:
+        raise Stopped(f"stopped by {signal.Signals(signum).name}")
+    os._exit(128 + signum)
+
+
+def _watch(parent: int) -> None:
+    """In a started process: once `parent` is gone, stop as if by SIGTERM, and end regardless after GRACE."""
+    while os.getppid() == parent:
+        time.sleep(POLL)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(GRACE)
+    os._exit(1)
 
 
 def free_port() -> int:

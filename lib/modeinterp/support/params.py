@@ -7,9 +7,25 @@ class ParameterError(ValueError):
     """A parameter value that is not allowed."""
 
 
-def fail(name: str, allowed: str, value) -> None:
-    """Raise the one-line error for parameter `name`."""
-    raise ParameterError(f"parameter '{name}' must be {allowed}; got {value!r}")
+def fail(name: str, allowed: str, value, because: str = "") -> None:
+    """Raise the one-line error for parameter `name` (with why `value` is not allowed, where that helps)."""
+    why = f" ({because})" if because else _text_hint(name, value)
+    raise ParameterError(f"parameter '{name}' must be {allowed}; got {value!r}{why}")
+
+
+def _text_hint(name: str, value) -> str:
+    """What to do when a list or a number arrived as text (papermill's -p passes lists as text; YAML reads 1e-3
+    as text)."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not any(c.isdigit() for c in text):
+        return ""
+    if text.startswith("["):
+        return f" (text, not a list: papermill's -p passes text; give a list with -y \"{name}: {text}\")"
+    try:
+        number = float(text)
+    except ValueError:
+        return ""
+    return f" (text, not a number: YAML reads {text} as text; write {number!r})"
 
 
 def integer(name: str, value, low: int | None = None, high: int | None = None) -> int:
@@ -56,13 +72,15 @@ def reals(name: str, value, min_len: int = 1, distinct: bool = False) -> list[fl
     return [float(v) for v in value]
 
 
-def integers(name: str, value, low: int | None = None, min_len: int = 1) -> list[int]:
-    """Check a list of integers, each >= low."""
+def integers(name: str, value, low: int | None = None, min_len: int = 1, increasing: bool = False) -> list[int]:
+    """Check a list of integers, each >= low (and each larger than the one before, with increasing)."""
     if (not isinstance(value, (list, tuple)) or len(value) < min_len
             or not all(isinstance(v, Integral) and not isinstance(v, bool) for v in value)
             or (low is not None and min(value) < low)):
         bound = f" each >= {low}" if low is not None else ""
         fail(name, f"a list of at least {min_len} integers{bound}", value)
+    if increasing and any(b <= a for a, b in zip(value, value[1:])):
+        fail(name, "a list of increasing integers", value)
     return [int(v) for v in value]
 
 

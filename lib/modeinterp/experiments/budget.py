@@ -1,0 +1,219 @@
+"""The training-budget study of the simple shapes (`make study`, notebook 06): does detection improve with training?
+
+One training run at a constant learning rate, checkpoints at geometrically spaced steps, and at each checkpoint the
+window study of notebook 03 (see study), labelled by the shape counter, with the same controls. The records are
+written to a JSON file (figures/06_training_budget/study.json for the defaults) that notebook 06 reads: a window's
+results are keyed there by its label (study.window_labels).
+"""
+import json
+import math
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import images, pixels, shapes, study
+from ..method import detection, diffusion, train
+from ..support import params
+from ..support.files import atomic
+from ..support.runtime import setup
+
+SE_FLOOR = 1e-3  # standard errors below this count as this in a fit (an AUROC of exactly 1 has error 0)
+
+
+def slope(x, y, se) -> tuple[float, float]:
+    """Weighted least-squares slope of y on x with known standard errors `se` of y (at least SE_FLOOR), and its
+    standard error."""
+    x, y, w = np.asarray(x, float), np.asarray(y, float), 1 / np.maximum(np.asarray(se, float), SE_FLOOR) ** 2
+    if len(x) < 2 or np.ptp(x) == 0:
+        raise ValueError("a slope needs at least two distinct x")
+    xm = np.sum(w * x) / np.sum(w)
+    sxx = np.sum(w * (x - xm) ** 2)
+    return float(np.sum(w * (x - xm) * y) / sxx), float(1 / math.sqrt(sxx))
+
+
+STUDY = dict(  # notebook 03's data, network and sampler (ci/paper/study.yaml: the paper's scale)
+    size=32, fold=2, base=32, n_train=5000, T=1000, batch=64, lr=0.001, ema=0.995, warmup_steps=150,
+    checkpoints=[750, 1500, 3000, 6000, 12000], seeds_last=3, n_samples=1000, n_trajectories=32,
+    sampling_steps=250, paper_window=[0.70, 0.85], decision_agreement=[0.25, 0.75], last_k=10,
+    candidate_windows=[0.0, 0.02, 0.0, 0.05, 0.0, 0.1, 0.1, 0.2, 0.2, 0.3, 0.3, 0.4, 0.4, 0.5, 0.5, 0.6, 0.6, 0.7,
+                       0.7, 0.85, 0.85, 1.0],
+    retention=0.95, seed=0, chunk=250)
+
+
+def study_config(**overrides) -> dict:
+    """The study's settings: STUDY with `overrides` (unknown names are an error)."""
+    unknown = sorted(set(overrides) - set(STUDY))
+    if unknown:
+        raise ValueError(f"unknown study setting(s) {unknown}; allowed: {sorted(STUDY)}")
+    s = {**STUDY, **overrides}
+    if sorted(set(s["checkpoints"])) != list(s["checkpoints"]) or s["checkpoints"][0] < 1:
+        raise ValueError(f"checkpoints must be increasing positive step counts; got {s['checkpoints']}")
+    if s["seeds_last"] < 1:
+        raise ValueError(f"seeds_last must be at least 1; got {s['seeds_last']}")
+    return s
+
+
+def model_config(s: dict) -> images.ImageConfig:
+    """The image-model configuration of the study's single run: warmup over warmup_steps (whatever the total), then
+    a constant rate, so that the checkpoint at s steps does not depend on the last checkpoint; EMA weights."""
+    steps = s["checkpoints"][-1]
+    return images.ImageConfig("shapes-study", s["size"], T=s["T"], steps=steps, batch=s["batch"], lr=s["lr"],
+                              seed=s["seed"], arch=dict(fold=s["fold"], base=s["base"]), ema=s["ema"],
+                              warmup=(s["warmup_steps"] + 0.5) / steps,
+                              extra=dict(n_train=s["n_train"], decay="constant"))
+
+
+def _checkpoint_path(work: Path, step: int) -> Path:
+    return work / f"step-{step}.pt"
+
+
+def _train(s: dict, work: Path, device: str = "cpu") -> None:
+    """Train the study's model once (on `device`), saving the averaged weights at every checkpoint (atomically)."""
+    config = model_config(s)
+    setup(s["seed"])
+    if all(_checkpoint_path(work, c).exists() for c in s["checkpoints"]):
+        return
+    x = torch.from_numpy(pixels.to_signed(shapes.make_shapes(s["n_train"], s["seed"], s["size"])[0]))[:, None]
+
+    def keep(step, model):
+        if step in s["checkpoints"]:
+            train.save({"config": config.to_dict(), "step": step, "state": {k: v.detach().cpu().clone() for k, v in
+                        model.state_dict().items()}}, _checkpoint_path(work, step))
+
+    losses = train.train_model(config, {config.name: x}, progress=False, device=device, callback=keep)["loss"]
+    with atomic(work / "loss.json") as tmp:
+        tmp.write_text(json.dumps(losses))
+
+
+def evaluate(s: dict, work: Path, step: int, seed: int, device: str = "cpu") -> dict:
+    """The window study of the checkpoint at `step`, sampled with `seed` (on `device`), labelled by the shape
+    counter."""
+    setup(seed)
+    payload = train.load(_checkpoint_path(work, step))
+    config = images.ImageConfig.from_dict(payload["config"])
+    model = config.build()
+    model.load_state_dict(payload["state"])
+    model.to(device).eval()
+    schedule = diffusion.make_schedule(config.schedule, config.T)
+    start = time.perf_counter()
+    ws = study.window_study(model, schedule, s["n_samples"], (1, s["size"], s["size"]),
+                            sampling_steps=s["sampling_steps"], paper_window=s["paper_window"],
+                            decision_agreement=s["decision_agreement"], last_k=s["last_k"],
+                            candidate_windows=params.intervals("candidate_windows", s["candidate_windows"]),
+                            seed=seed, device=device, chunk=s["chunk"], n_trajectories=s["n_trajectories"],
+                            aggregations=study.image_aggregations(s["size"], n_strips=3))
+    x = pixels.to_unit(ws.run.x0[:, 0].numpy())
+    counts, labels = shapes.count_shapes(x)
+    hal, keep = labels == "hallucinated", labels != "invalid"
+    record = dict(step=step, seed=seed, n_samples=s["n_samples"], hallucinated=int(hal.sum()),
+                  in_support=int((keep & ~hal).sum()), invalid=int((~keep).sum()),
+                  hallucination_rate=float(hal.mean()), windows={}, detection={})
+    if hal.sum() < 2 or (keep & ~hal).sum() < 2:
+        return {**record, "minutes": (time.perf_counter() - start) / 60}
+    c = study.compare(ws, hal, keep, s["retention"], counts.sum(1), shapes.baselines(x))
+    for aggregation, d in c.detections.items():
+        record["windows"][aggregation] = c.windows[aggregation].labelled(c.labels)
+        record["detection"][aggregation] = {label: _row(r) for label, r in d.labelled(c.labels).items()}
+    record["detection"]["no trajectory"] = {name: _row(d) for name, d in c.baselines.items()}
+    return {**record, "minutes": (time.perf_counter() - start) / 60}
+
+
+def _row(d: detection.Detection) -> dict:
+    """A detection as plain numbers, with the AUROC's standard error."""
+    return dict(auroc=d.auroc, auroc_se=d.se, within=d.within,
+                removed=d.op.removed, retention=d.op.retention)
+
+
+def run_study(s: dict, work: str | os.PathLike, results: str | os.PathLike, workers: int = 2,
+              device: str = "cpu") -> list[dict]:
+    """Train once (one process) while evaluating each checkpoint as it appears (the other processes), all on
+    `device`; write every record to `results` (JSON) as it comes. Checkpoints (in a folder of `work` named by the
+    model's configuration) and records already in `results` are reused, so an interrupted study can be rerun."""
+    work, results = Path(work) / train.config_key(model_config(s)), Path(results)  # other settings, other folder
+    work.mkdir(parents=True, exist_ok=True)
+    saved = json.loads(results.read_text()) if results.exists() else {"settings": s, "records": []}
+    if saved["settings"] != s:
+        raise ValueError(f"{results} holds a study with other settings: remove it or choose another path")
+    done = saved["records"]
+    todo = [(c, s["seed"]) for c in s["checkpoints"]] + [(s["checkpoints"][-1], s["seed"] + k)
+                                                         for k in range(1, s["seeds_last"])]
+    todo = [job for job in todo if not any((r["step"], r["seed"]) == job for r in done)]
+    if not todo:
+        return done
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max(2, workers), mp_context=ctx) as pool:
+        training = pool.submit(_train, s, work, device)
+        pending = {}
+        while todo or pending:
+            ready = [job for job in todo if _checkpoint_path(work, job[0]).exists() or training.done()]
+            if training.done() and training.exception() is not None:
+                raise training.exception()
+            for job in ready:
+                todo.remove(job)
+                pending[pool.submit(evaluate, s, work, *job, device)] = job
+            for future in [f for f in pending if f.done()]:
+                record = future.result()
+                del pending[future]
+                done = sorted(done + [record], key=lambda r: (r["step"], r["seed"]))
+                with atomic(results) as tmp:
+                    tmp.write_text(json.dumps({"settings": s, "records": done}, indent=1) + "\n")
+                print(f"step {record['step']} seed {record['seed']}: {record['hallucinated']} hallucinated of "
+                      f"{record['n_samples']}, {record['minutes']:.1f} min", flush=True)
+            time.sleep(2)
+        training.result()
+    loss = work / "loss.json"
+    if loss.exists():
+        data = json.loads(results.read_text())
+        data["loss"] = json.loads(loss.read_text())
+        with atomic(results) as tmp:
+            tmp.write_text(json.dumps(data, indent=1) + "\n")
+    return done
+
+
+# ---- reading a study's results (notebook 06)
+
+def load(path: str | os.PathLike) -> dict:
+    """A study's results file: {"settings", "records", "loss"} (see run_study)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no study results at {path}: run `make study` (or ci/study.py) first")
+    return json.loads(path.read_text())
+
+
+def value(record: dict, aggregation: str, window: str, field: str = "auroc") -> tuple[float, float]:
+    """One record's `field` ('auroc', 'within' or 'removed') for an aggregation and a window, with its standard
+    error (AUROC: Hanley & McNeil; removed: binomial over the hallucinated samples it was measured on)."""
+    row = record["detection"][aggregation][window]
+    if field == "auroc":
+        return row["auroc"], row["auroc_se"]
+    n = record["hallucinated"] / (2 if window == detection.BEST else 1)
+    if field == "removed":
+        return row["removed"], math.sqrt(max(row["removed"] * (1 - row["removed"]), 1 / n) / n)
+    return row[field], math.nan
+
+
+def series(records: list[dict], aggregation: str, window: str, field: str = "auroc", seed: int | None = None):
+    """Steps, values and standard errors of `field` over the records (of one sampling seed, if given)."""
+    rows = [r for r in records if r["detection"] and (seed is None or r["seed"] == seed)]
+    if not rows:
+        raise ValueError("no record holds detection numbers (too few hallucinated or in-support samples)")
+    v = np.array([value(r, aggregation, window, field) for r in rows])
+    return np.array([r["step"] for r in rows]), v[:, 0], v[:, 1]
+
+
+def at_step(records: list[dict], step: int, aggregation: str, window: str, field: str = "auroc"):
+    """The mean of `field` over the sampling seeds at `step`, its standard error, and the number of seeds."""
+    _, v, se = series([r for r in records if r["step"] == step], aggregation, window, field)
+    return float(v.mean()), float(np.sqrt(np.sum(se**2)) / len(v)), len(v)
+
+
+def trend(records: list[dict], aggregation: str, window: str, field: str = "auroc") -> tuple[float, float]:
+    """The weighted least-squares slope of `field` against log10(training steps), over every record (per tenfold
+    more training), and its standard error."""
+    steps, v, se = series(records, aggregation, window, field)
+    return slope(np.log10(steps), v, se)

@@ -1,0 +1,76 @@
+"""The training-budget study: known answers for its statistics, and the study's run on tiny settings (training,
+checkpoints, records, rerun, errors)."""
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from modeinterp.experiments import budget, study
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_SHAPES = ROOT / "models" / "shapes-6d2d92b173b6171d.pt"  # notebook 03's model (3,000 steps)
+
+
+def test_slope_with_equal_errors_is_ordinary_least_squares():
+    rng = np.random.default_rng(0)
+    x = np.log10([750, 1500, 3000, 6000, 12000])
+    y = 0.5 + 0.1 * x + rng.normal(0, 0.01, len(x))
+    b, se = budget.slope(x, y, np.full(len(x), 0.01))
+    assert b == pytest.approx(np.polyfit(x, y, 1)[0])
+    assert se == pytest.approx(0.01 / np.sqrt(np.sum((x - x.mean()) ** 2)))
+    with pytest.raises(ValueError, match="two distinct"):
+        budget.slope([1, 1], [0.5, 0.6], [0.1, 0.1])
+
+
+def test_study_settings_are_checked():
+    with pytest.raises(ValueError, match="unknown study setting"):
+        budget.study_config(n_sample=10)
+    with pytest.raises(ValueError, match="increasing"):
+        budget.study_config(checkpoints=[100, 50])
+    assert budget.model_config(budget.study_config()).extra["decay"] == "constant"
+
+
+TINY = dict(checkpoints=[2, 4], n_train=200, n_samples=100, sampling_steps=20, n_trajectories=4, chunk=50,
+            last_k=3, seeds_last=2)
+
+
+def test_a_tiny_study_records_every_checkpoint_and_reruns_without_work(tmp_path):
+    s = budget.study_config(**TINY)
+    results, work = tmp_path / "study.json", tmp_path / "work"
+    records = budget.run_study(s, work, results)
+    assert [(r["step"], r["seed"]) for r in records] == [(2, 0), (4, 0), (4, 1)]
+    assert sorted(p.name for p in work.glob("*/step-*.pt")) == ["step-2.pt", "step-4.pt"]
+    saved = json.loads(results.read_text())
+    assert saved["settings"] == s and len(saved["loss"]) == 4
+    stamp = results.stat().st_mtime_ns
+    assert budget.run_study(s, work, results) == records and results.stat().st_mtime_ns == stamp
+    with pytest.raises(ValueError, match="other settings"):
+        budget.run_study(budget.study_config(**{**TINY, "n_samples": 120}), work, results)
+
+
+def test_evaluating_a_trained_checkpoint_reports_every_aggregation_with_controls(tmp_path):
+    """Notebook 03's shipped model as a checkpoint: 300 samples of 50 steps hold a few hallucinations."""
+    shutil.copy(SHIPPED_SHAPES, tmp_path / "step-3000.pt")
+    s = budget.study_config(checkpoints=[3000], n_samples=300, sampling_steps=50, last_k=5, chunk=150)
+    r = budget.evaluate(s, tmp_path, 3000, 0)
+    assert r["hallucinated"] >= 2 and r["hallucinated"] + r["in_support"] + r["invalid"] == 300
+    assert set(r["detection"]) == {study.MEAN, "largest 4x4 patch", "per foreground pixel", "largest strip",
+                                   "no trajectory"}
+    labels = study.window_labels(5)
+    assert list(r["detection"][study.MEAN]) == list(r["windows"][study.MEAN]) == labels.values()  # the JSON's keys
+    row = r["detection"][study.MEAN][labels.paper]
+    assert labels.paper == "paper's window" and labels.last == "last 5 steps"  # as in the committed study.json
+    assert 0 <= row["auroc"] <= 1 and 0 < row["auroc_se"] < 0.5 and row["within"] is not None
+    assert tuple(r["windows"][study.MEAN][labels.paper]) == (700, 850)
+
+
+def test_the_committed_study_is_read_by_the_window_labels():
+    """Notebook 06 finds each window's numbers in the committed results under study.window_labels."""
+    results = budget.load(ROOT / "figures" / "06_training_budget" / "study.json")
+    labels = study.window_labels(results["settings"]["last_k"])
+    rows = [r for r in results["records"] if r["detection"]]
+    assert rows and all(list(r["detection"][study.MEAN]) == labels.values() for r in rows)
+    steps, v, se = budget.series(rows, study.MEAN, labels.paper)
+    assert list(steps) == [r["step"] for r in rows] and np.all((0 <= v) & (v <= 1)) and np.all(se > 0)
