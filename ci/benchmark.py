@@ -3,6 +3,7 @@
     make benchmark        # or: python ci/benchmark.py      (about 6 minutes on 2 cores; not part of the tests)
     python ci/benchmark.py processes   # only training throughput in 1 and 2 CPU processes (data-parallel)
     python ci/benchmark.py bf16        # only notebook 03's sampling in fp32 against bf16 autocast
+    python ci/benchmark.py noise       # only the noise's cost against one plain torch.randn
 
 Every ratio is measured in this run, on one thread per process (the library's default; see README).
 Minutes per notebook come from figures/timings.json, written by the last `make models` (cold cache: every
@@ -201,6 +202,46 @@ def sampler_speed(width: int = 128, n: int = 10_000, T: int = 1000) -> dict:
     return {"ours_s": ours, "plain_s": plain, "ours_gflops": per_call * n * T / ours / 1e9}
 
 
+NOISE_CASES = (("1D", 20_000, (1,)), ("2D", 20_000, (2,)), ("32x32 images", 100, (1, 32, 32)),
+               ("1D, the samplers' chunk", 2_048, (1,)), ("2D, the samplers' chunk", 2_048, (2,)))
+
+
+def our_noise(rows: int, shape, n_draws: int):
+    """The draws a sampler reads for `rows` samples (rows x shape each, n_draws of them), one at a time."""
+    streams = Streams(run_seed(generator(0)), 0, rows, shape, n_draws)
+    for _ in range(n_draws):
+        yield streams.randn()
+
+
+def plain_noise(rows: int, shape, n_draws: int) -> torch.Tensor:
+    """The same numbers' worth of noise from one plain torch.randn: n_draws x rows x shape."""
+    return torch.randn((n_draws, rows, *shape), generator=generator(0))
+
+
+def noise_cost(cases=NOISE_CASES, n_draws: int = 200, repeats: int = 5) -> dict:
+    """Nanoseconds per sample and step of the noise, ours and one plain torch.randn of the same numbers
+    (best of `repeats`, the two timed in turn), for each (name, rows, shape) of `cases`."""
+    setup(0, 1)
+    out = {}
+    for name, rows, shape in cases:
+        ours, plain = [], []
+        for _ in range(repeats):
+            ours.append(_seconds(lambda: [None for _ in our_noise(rows, shape, n_draws)]))
+            plain.append(_seconds(lambda: plain_noise(rows, shape, n_draws)))
+        out[name] = dict(rows=rows, ours_ns=min(ours) / (rows * n_draws) * 1e9,
+                         plain_ns=min(plain) / (rows * n_draws) * 1e9)
+    return out
+
+
+def _print_noise(cost: dict, n_draws: int = 200) -> None:
+    print(f"noise, ns per sample and step ({n_draws} draws, one thread): ours (modeinterp.method.noise) "
+          f"against one plain torch.randn of the same numbers")
+    for name, c in cost.items():
+        label = f"{name}, {c['rows']:,} rows:"
+        print(f"  {label:<36} ours {c['ours_ns']:8.1f}   torch.randn {c['plain_ns']:8.1f}   "
+              f"= {c['ours_ns'] / c['plain_ns']:.2f}x")
+
+
 class Autocast(torch.nn.Module):
     """model(x_t, t) computed under bfloat16 autocast, returned in float32."""
 
@@ -339,6 +380,8 @@ def main() -> None:
           f"{b['hallucinated'][1]});\n  the metric over the last 10 steps moves by a median {b['variance_change']:.1%} "
           f"per sample (AUROC {b['auroc'][0]:.3f} and {b['auroc'][1]:.3f}): more than rounding, so the notebooks "
           f"sample in fp32")
+    print()
+    _print_noise(noise_cost())
     _notebook_minutes()
 
 
@@ -385,6 +428,9 @@ if __name__ == "__main__":
         sys.exit()
     if sys.argv[1:] == ["compile"]:  # only notebook 03's U-Net eager, channels-last and compiled; nothing written
         _print_compiled(unet_compiled())
+        sys.exit()
+    if sys.argv[1:] == ["noise"]:  # only the noise against one plain torch.randn; nothing written
+        _print_noise(noise_cost())
         sys.exit()
     if sys.argv[1:] == ["bf16"]:  # only fp32 against bf16 sampling of notebook 03's U-Net; nothing written
         print(bf16_sampling())

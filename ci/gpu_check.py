@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import papermill as pm
+import torch
 import yaml
 from PIL import Image
 
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run_notebooks  # noqa: E402
 
 from modeinterp.experiments import budget, digits, hands
+from modeinterp.method import noise
 from modeinterp.support import runtime  # noqa: E402
 
 OVERRIDES = run_notebooks.ROOT / "ci" / "gpu_check.yaml"
@@ -112,6 +114,18 @@ def write_mnist(folder: Path, n: int = N_DIGITS) -> Path:
     return folder
 
 
+def check_noise(device: str, seed: int = 12345, rows: int = 10_000) -> float:
+    """The noise on `device` against the CPU's (modeinterp.method.noise): raises if one of its integers
+    (sample keys, pair bits) differs; returns the largest difference of its normal numbers (float32
+    rounding)."""
+    keys = {d: noise.sample_keys(seed, 0, rows, d) for d in ("cpu", device)}
+    bits = {d: noise.pair_bits(k, noise.pair_offsets(0, 64, d)).cpu() for d, k in keys.items()}
+    if not (torch.equal(keys[device].cpu(), keys["cpu"]) and torch.equal(bits[device], bits["cpu"])):
+        raise RuntimeError(f"the noise's integers on {device} differ from the CPU's")
+    here, there = (noise.Streams(seed, 0, rows, (3, 8, 8), 2, d) for d in ("cpu", device))
+    return max(float((there.randn().cpu() - here.randn()).abs().max()) for _ in range(2))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("notebooks", nargs="*", type=Path, help="default: every notebooks/*.ipynb")
@@ -136,6 +150,13 @@ def main(argv=None) -> int:
         run_notebooks.check_names(nb, params)
         jobs.append((nb, params))
     minutes, failed = {}, []
+    try:
+        difference = check_noise(args.device)
+        print(f"noise on {args.device}: the CPU's integers, normal numbers within {difference:.1e}",
+              flush=True)
+    except Exception:
+        failed.append("noise")
+        print(f"FAILED noise:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
     start, cpu = time.perf_counter(), _kernel_cpu()
     try:  # the training-budget study (notebook 06 reads the committed one): a tiny run on the device
         budget.run_study(budget.study_config(**STUDY), out / "study", out / "study.json", device=args.device)

@@ -28,3 +28,13 @@ def test_the_plain_mlp_is_the_same_function():
     x = torch.randn(64, 2)
     with torch.no_grad():
         assert torch.allclose(benchmark.PlainMLP(mlp)(x, 17), mlp(x, 17), atol=1e-6)
+
+
+def test_the_noise_is_the_samplers_and_its_baseline_draws_as_many_numbers():
+    schedule = diffusion.linear_schedule(10)
+    run = samplers.ddpm(lambda x, t: torch.zeros_like(x), schedule, 30, (2, 3), generator(0), n_trajectories=30,
+                        progress=False)
+    ours = torch.stack(list(benchmark.our_noise(30, (2, 3), 10)))
+    assert torch.equal(ours[0], run.x_t[0])  # x_T: the sampler's first draw
+    plain = benchmark.plain_noise(30, (2, 3), 10)
+    assert ours.shape == plain.shape and ours.dtype == plain.dtype

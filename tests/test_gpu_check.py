@@ -1,10 +1,11 @@
-"""The GPU check's settings (ci/gpu_check.yaml) and stand-in data, without running a notebook."""
+"""The GPU check's settings (ci/gpu_check.yaml), stand-in data and noise check, without running a notebook."""
 import sys
 from pathlib import Path
 
 import numpy as np
 import papermill as pm
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "ci"))
@@ -70,3 +71,12 @@ def test_the_mnist_stand_in_loads_with_the_real_loader(tmp_path):
     assert images.shape == (50, 1, 28, 28) and set(labels.tolist()) == set(range(10))
     assert images.min() == -1 and images.max() == 1
     assert (images[:, :, :2] == -1).all() and (images[:, :, :, -2:] == -1).all()  # centred, as MNIST
+
+
+def test_the_noise_check_runs_and_finds_the_cpu_equal_to_itself():
+    assert gpu_check.check_noise("cpu", rows=100) == 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_computes_the_same_noise_integers_as_the_cpu():
+    assert gpu_check.check_noise("cuda") < 1e-5  # the normal numbers: float32 rounding of log, cos and sin

@@ -19,12 +19,12 @@ def oracle():
     return gm, schedule, mixtures.ExactEps(gm, schedule)
 
 
-def assert_reproduces(gm, x, spread=True):
+def assert_reproduces(gm, x, spread=True, strays=0):
     n = len(x)
     weights = np.bincount(gm.mode_of(x).numpy(), minlength=3) / n
     se = np.sqrt(np.array(WEIGHTS) * (1 - np.array(WEIGHTS)) / n)
     assert np.all(np.abs(weights - WEIGHTS) < 4 * se), (weights, se)
-    assert gm.hallucinated(x).sum().item() == 0
+    assert gm.hallucinated(x).sum().item() <= strays
     if not spread:
         return
     # within a mode the samples have the data's spread
@@ -41,13 +41,16 @@ def test_ddpm_with_the_exact_score_reproduces_the_mixture(oracle, n_steps):
     assert_reproduces(gm, samplers.ddpm(eps, schedule, 20_000, (1,), generator(0), n_steps=n_steps, progress=False).x0)
 
 
-@pytest.mark.parametrize("eta, n_steps", [(0.0, None), (0.0, 500), (1.0, 500)])
-def test_ddim_with_the_exact_score_reproduces_the_mixture(oracle, eta, n_steps):
+# Deterministic DDIM at 500 of 1000 steps puts about 6 samples in a million past 6 std even with the exact score
+# (3 of 500,000 over seeds 0-24, with this noise and with the earlier per-sample torch generators alike): 0.12
+# expected among 20,000, so up to 2 are allowed there. The other cases drew none of 160,000 (seeds 0-7).
+@pytest.mark.parametrize("eta, n_steps, strays", [(0.0, None, 0), (0.0, 500, 2), (1.0, 500, 0)])
+def test_ddim_with_the_exact_score_reproduces_the_mixture(oracle, eta, n_steps, strays):
     gm, schedule, eps = oracle
     # DDIM's last step returns E[x0 | x_0], narrower than the data when beta_1 (0.001) is not small against
     # std^2 (0.0025): the within-mode spread is not checked here
     assert_reproduces(gm, samplers.ddim(eps, schedule, 20_000, (1,), generator(0), n_steps=n_steps, eta=eta,
-                                        progress=False).x0, spread=False)
+                                        progress=False).x0, spread=False, strays=strays)
 
 
 def test_streaming_variance_equals_the_variance_of_stored_trajectories(oracle):

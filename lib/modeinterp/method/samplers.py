@@ -29,7 +29,7 @@ from .noise import Streams, run_seed
 from ..support.runtime import show_progress
 from .windows import Window, timesteps
 
-NOISE = "per-sample streams"  # how samplers draw noise: part of the key of any model trained on samples
+NOISE = "counter-based Box-Muller"  # how samplers draw noise: part of the key of any model trained on samples
 
 
 @dataclass
