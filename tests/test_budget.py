@@ -74,3 +74,25 @@ def test_the_committed_study_is_read_by_the_window_labels():
     assert rows and all(list(r["detection"][study.MEAN]) == labels.values() for r in rows)
     steps, v, se = budget.series(rows, study.MEAN, labels.paper)
     assert list(steps) == [r["step"] for r in rows] and np.all((0 <= v) & (v <= 1)) and np.all(se > 0)
+
+
+def _record(step, invalid, seed=0, n=100):
+    return dict(step=step, seed=seed, invalid=invalid, n_samples=n)
+
+
+def test_first_usable_checkpoint_is_the_first_from_which_on_all_are_readable():
+    records = [_record(750, 48), _record(1500, 16), _record(3000, 4), _record(6000, 1), _record(12000, 2),
+               _record(12000, 6, seed=1)]
+    assert budget.invalid_share(records, 12000) == 0.06  # the worst seed counts
+    with pytest.raises(ValueError, match="unreadable"):
+        budget.first_usable(records)  # a late checkpoint with a bad seed leaves none
+    assert budget.first_usable(records[:5]) == 3000
+    assert budget.first_usable(records[:5], max_invalid=0.2) == 1500
+    assert budget.first_usable([_record(750, 1), _record(1500, 9), _record(3000, 1)]) == 3000  # from then on
+
+
+def test_trend_from_a_step_leaves_out_the_earlier_checkpoints():
+    rows = [dict(step=s, seed=0, detection={"m": {"w": {"auroc": a, "auroc_se": 0.01}}})
+            for s, a in [(100, 0.9), (1000, 0.5), (10000, 0.5)]]
+    assert budget.trend(rows, "m", "w")[0] < -0.1  # the first point drives a fall
+    assert budget.trend(rows, "m", "w", from_step=1000)[0] == pytest.approx(0.0, abs=1e-12)  # flat without it

@@ -212,8 +212,23 @@ def at_step(records: list[dict], step: int, aggregation: str, window: str, field
     return float(v.mean()), float(np.sqrt(np.sum(se**2)) / len(v)), len(v)
 
 
-def trend(records: list[dict], aggregation: str, window: str, field: str = "auroc") -> tuple[float, float]:
-    """The weighted least-squares slope of `field` against log10(training steps), over every record (per tenfold
-    more training), and its standard error."""
-    steps, v, se = series(records, aggregation, window, field)
+def trend(records: list[dict], aggregation: str, window: str, field: str = "auroc", from_step: int = 0
+          ) -> tuple[float, float]:
+    """The weighted least-squares slope of `field` against log10(training steps), over every record from
+    `from_step` on (per tenfold more training), and its standard error."""
+    steps, v, se = series([r for r in records if r["step"] >= from_step], aggregation, window, field)
     return slope(np.log10(steps), v, se)
+
+
+def invalid_share(records: list[dict], step: int) -> float:
+    """The largest share of unreadable (invalid) samples among the records at checkpoint `step`."""
+    return max(r["invalid"] / r["n_samples"] for r in records if r["step"] == step)
+
+
+def first_usable(records: list[dict], max_invalid: float = 0.05) -> int:
+    """The first checkpoint from which on every record has under `max_invalid` of its samples unreadable."""
+    steps = sorted({r["step"] for r in records})
+    usable = [s for i, s in enumerate(steps) if all(invalid_share(records, t) < max_invalid for t in steps[i:])]
+    if not usable:
+        raise ValueError(f"no checkpoint from which on fewer than {max_invalid:.0%} of the samples are unreadable")
+    return usable[0]
