@@ -7,10 +7,8 @@ results are keyed there by its label (study.window_labels).
 """
 import json
 import math
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +16,7 @@ import torch
 
 from . import images, pixels, shapes, study
 from ..method import detection, diffusion, train
-from ..support import params
+from ..support import parallel, params
 from ..support.files import atomic
 from ..support.runtime import setup
 
@@ -145,9 +143,8 @@ def run_study(s: dict, work: str | os.PathLike, results: str | os.PathLike, work
     todo = [job for job in todo if not any((r["step"], r["seed"]) == job for r in done)]
     if not todo:
         return done
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max(2, workers), mp_context=ctx) as pool:
-        training = pool.submit(_train, s, work, device)
+    with parallel.workers(max(2, workers)) as submit:  # they stop with this process (see support.parallel)
+        training = submit(_train, s, work, device)
         pending = {}
         while todo or pending:
             ready = [job for job in todo if _checkpoint_path(work, job[0]).exists() or training.done()]
@@ -155,7 +152,7 @@ def run_study(s: dict, work: str | os.PathLike, results: str | os.PathLike, work
                 raise training.exception()
             for job in ready:
                 todo.remove(job)
-                pending[pool.submit(evaluate, s, work, *job, device)] = job
+                pending[submit(evaluate, s, work, *job, device)] = job
             for future in [f for f in pending if f.done()]:
                 record = future.result()
                 del pending[future]
