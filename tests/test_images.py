@@ -46,3 +46,12 @@ def test_mlp_for_tiny_images_and_arch_checks(tmp_path):
         images.ImageConfig("x", **{**TINY, "arch": dict(width=32)})  # a U-Net has no width
     with pytest.raises(params.ParameterError, match="'net'"):
         images.ImageConfig("x", **TINY, net="vit")
+
+
+def test_an_arch_setting_at_its_optional_default_leaves_the_configuration_and_key_unchanged():
+    plain = images.ImageConfig("x", **{**TINY, "arch": dict(fold=2)})
+    same = images.ImageConfig("x", **{**TINY, "arch": dict(fold=2, stem=0)})
+    stem = images.ImageConfig("x", **{**TINY, "arch": dict(fold=2, stem=8)})
+    assert same.arch == plain.arch and "stem" not in plain.arch and train.config_key(same) == train.config_key(plain)
+    assert stem.arch["stem"] == 8 and train.config_key(stem) != train.config_key(plain)
+    assert stem.build().stem is not None

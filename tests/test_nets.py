@@ -76,7 +76,7 @@ def test_unet_features_are_the_pooled_bottleneck():
 
 
 @pytest.mark.parametrize("kwargs, name", [(dict(size=60), "size"), (dict(fold=0), "fold"),
-                                          (dict(base=30), "base"), (dict(mults=()), "mults")])
+                                          (dict(base=30), "base"), (dict(mults=()), "mults"), (dict(stem=5), "stem")])
 def test_unet_rejects_bad_settings_naming_the_parameter(kwargs, name):
     with pytest.raises(ValueError, match=f"parameter '{name}'"):
         UNet(**kwargs)
@@ -120,3 +120,13 @@ def test_unet_rows_do_not_depend_on_how_many_are_computed_at_once():
         whole = model(x, 5)
         for chunk in (1, 7, 16):
             assert torch.equal(torch.cat([model(x[i:i + chunk], 5) for i in range(0, 40, chunk)]), whole)
+
+
+def test_a_stem_adds_full_resolution_convolutions_around_the_folded_unet():
+    m, seen = UNet(fold=4, base=16, stem=8), []
+    m.inp.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].shape))
+    x = torch.randn(2, 1, 64, 64)
+    with torch.no_grad():
+        assert m(x, 3).shape == x.shape and m.features(x, 3).shape == (2, 64)
+    assert seen[0] == (2, 8 * 16, 16, 16)  # the stem's 8 features, folded 4 x 4
+    assert n_params(m) > n_params(UNet(fold=4, base=16)) and UNet().stem is None

@@ -139,3 +139,14 @@ def test_streams_reject_what_they_cannot_draw():
         noise.Streams(0, 0, 2, (1,), 0)
     with pytest.raises(ValueError, match="shape"):
         noise.Streams(0, 0, 2, (3, 0), 3)
+
+
+def test_streams_at_any_indices_draw_what_those_samples_draw_in_the_run():
+    whole = draws(21, 0, 12, (5,), 4)
+    index = [9, 0, 3, 3, 11]
+    at = noise.Streams.at(21, index, (5,))
+    picked = torch.stack([at.randn() for _ in range(4)])
+    assert torch.equal(picked, whole[:, index])
+    assert torch.equal(noise.keys_at(21, torch.tensor(index)), noise.sample_keys(21, 0, 12)[index])
+    with pytest.raises(ValueError, match="sample indices must be >= 0; got -1"):
+        noise.Streams.at(21, [2, -1], (5,))

@@ -31,3 +31,14 @@ def test_image_grid_shows_the_first_rows_times_cols_images_on_their_own_scale():
     assert len(fig.axes) == 6 and np.allclose(shown, x[:6, 0, 0])
     assert all(ax.images[0].get_clim() == (0, 1) and not ax.axison for ax in fig.axes)
     assert fig.texts[0].get_text() == "training images"
+
+
+def test_window_aurocs_one_point_per_candidate_at_its_centre_with_named_windows_shaded():
+    from modeinterp.method import detection
+    hal = np.r_[np.zeros(10), np.ones(10)].astype(bool)
+    rows = [((0, 100), detection.detection(np.arange(20.0), hal)), ((700, 850), detection.detection(-np.arange(20.0), hal))]
+    fig = plots.window_aurocs(rows, {"paper's window": (700, 850)}, T=1000, baselines={"pixels": 0.8})
+    ax = fig.axes[0]
+    centres = sorted(float(c.get_children()[0].get_xdata()[0]) for c in ax.containers)
+    assert centres == [50.0, 775.0] and len(ax.patches) == 1 and ax.get_xlim() == (1000, 0)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["paper's window", "pixels (no trajectory)"]

@@ -213,3 +213,27 @@ def test_ddpm_steps_last_step_returns_the_posterior_mean():
     z = torch.ones_like(x)
     mean, var = diffusion.posterior(x, x0_hat, ab[4], ab[2])
     torch.testing.assert_close(step(x, 4, 2, z)[1], mean + math.sqrt(var) * z)
+
+
+def test_resume_replays_any_samples_of_a_run_and_keeps_their_states(oracle):
+    """resume draws samples `index` of a run as reverse did (up to a batch's rounding), keeps x_t entering the
+    asked timesteps, and from given states runs the remaining steps only."""
+    gm, schedule, eps = oracle
+    step = samplers.DDPMStep(model=eps, alpha_bar=schedule.alpha_bar.tolist())
+    ts = [999, 700, 400, 100, 0]
+    run = samplers.reverse(step, ts, 20, (1,), generator(4), n_trajectories=20, progress=False)
+    index = [17, 2, 9]
+    x0, kept = samplers.resume(step, ts, run.seed, index, (1,), keep=[700, 100], chunk=2)
+    torch.testing.assert_close(x0, run.x0[index])
+    torch.testing.assert_close(kept[700], run.x_t[1, index])
+    torch.testing.assert_close(kept[100], run.x_t[3, index])
+    calls = []
+    def counting(x_t, t, t_prev, z):
+        calls.append(t)
+        return step(x_t, t, t_prev, z)
+    again, _ = samplers.resume(counting, ts[3:], run.seed, range(3), (1,), x_t=kept[100])
+    assert calls == [100, 0] and again.shape == (3, 1)
+    with pytest.raises(ValueError, match="keep holds timesteps the sampler does not visit: \\[5\\]"):
+        samplers.resume(step, ts, run.seed, index, (1,), keep=[5])
+    with pytest.raises(ValueError, match="one row per index: 3; got 2"):
+        samplers.resume(step, ts, run.seed, index, (1,), x_t=kept[100][:2])

@@ -157,3 +157,26 @@ def test_bad_parameters_are_clear_errors(call, message):
     with pytest.raises(ValueError) as e:
         call()
     assert message in str(e.value)
+
+
+def test_threshold_moves_count_the_labels_each_step_changes(data):
+    images = data[0][:200]
+    rows = shapes.threshold_moves(images)
+    assert [(r["threshold"], r["value"]) for r in rows] == [("foreground", 0.4), ("foreground", 0.6),
+                                                            ("noise_fraction", 0.125), ("noise_fraction", 0.375),
+                                                            ("merge_factor", 1.25), ("merge_factor", 1.75)]
+    assert all(r["moved"] == 0 and r["n"] == 200 for r in rows)  # drawn images sit far from every threshold
+    x = np.zeros((1, 64, 64), np.float32)
+    x[0, 10:18, 25:36] = 1  # an 8 x 11 blob: 88 px, between 1.25 and 1.5 squares
+    moved = {(r["threshold"], r["value"]): r for r in shapes.threshold_moves(x)}
+    assert moved[("merge_factor", 1.25)]["moves"] == {"in_support -> hallucinated": 1}
+    assert moved[("merge_factor", 1.75)]["moved"] == 0
+
+
+def test_invalid_images_are_told_apart_by_reason():
+    x = np.zeros((4, 64, 64), np.float32)
+    x[1, 30:38, 17:25] = 1  # one square across the triangle | square border
+    x[2, 30:50, 15:30] = 1  # a 300 px blob across it
+    x[3, 30:38, 25:33] = 1  # a square where it belongs: not invalid
+    assert shapes.invalid_reasons(x) == {"one shape across a strip border": 1, "larger blob across strips": 1,
+                                         "no shape": 1}

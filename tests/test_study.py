@@ -78,3 +78,15 @@ def test_summary_prints_each_auroc_with_its_standard_error():
     best = c.detections[study.MEAN].best
     assert text.splitlines()[0] == study.MEAN and len(text.splitlines()) == 2 * 5
     assert f"(t=0..2): AUROC {best.auroc:.3f} +- {best.se:.3f};" in text and "(t=6..8): AUROC" in text
+
+
+def test_every_candidate_window_is_reported_on_all_kept_samples():
+    ws, hal = fake_study()
+    keep = np.arange(len(hal)) != 4
+    c = study.compare(ws, hal, keep, 0.9)
+    rows = c.candidate_rows()
+    assert [w for w, _ in rows] == CANDIDATES
+    for w, d in rows:
+        assert d == detection.detection(ws.run.variance[w].numpy()[keep], hal[keep], 0.9)
+    local = dict(c.candidate_rows("largest 4x4 patch"))
+    assert local[(0, 2)].auroc == 1.0 and local[(0, 2)].se is not None

@@ -13,6 +13,7 @@ ARCH = {  # each network's settings and their defaults
     "unet": dict(fold=4, base=32, mults=[1, 2, 4], attention_below=4),
     "mlp": dict(width=256, n_blocks=3),
 }
+OPTIONAL = {"unet": dict(stem=0), "mlp": {}}  # settings kept out of the configuration (and its key) at their default
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,9 +36,12 @@ class ImageConfig(ModelConfig):
     def __post_init__(self):
         super().__post_init__()
         params.choice("net", self.net, ARCH)
+        optional = OPTIONAL[self.net]
         arch = {**ARCH[self.net], **(self.arch or {})}
-        if set(arch) != set(ARCH[self.net]):
-            params.fail("arch", f"settings among {sorted(ARCH[self.net])} for net {self.net!r}", sorted(arch))
+        if not set(ARCH[self.net]) <= set(arch) <= set(ARCH[self.net]) | set(optional):
+            params.fail("arch", f"settings among {sorted({**ARCH[self.net], **optional})} for net {self.net!r}",
+                        sorted(arch))
+        arch = {k: v for k, v in arch.items() if k not in optional or v != optional[k]}
         object.__setattr__(self, "arch", arch)
         params.integer("steps", self.steps, low=1)
         params.integer("batch", self.batch, low=1)
@@ -51,7 +55,7 @@ class ImageConfig(ModelConfig):
         if self.net == "mlp":
             return ToyMLP(self.channels * self.size ** 2, self.T, a["width"], a["n_blocks"])
         return UNet(self.channels, self.size, self.T, a["fold"], a["base"], tuple(a["mults"]),
-                    a["attention_below"])
+                    a["attention_below"], stem=a.get("stem", 0))
 
     def training_data(self, data: dict | None) -> torch.Tensor:
         """data[name]: the training images, N x C x H x W in [-1, 1] (checked)."""
@@ -65,9 +69,9 @@ class ImageConfig(ModelConfig):
 
 
 def check_recipe(*, size: int, fold: int, n_train: int, T: int, train_steps: int, batch: int, lr: float,
-                 ema: float, base: int, mults: list | None = None) -> None:
+                 ema: float, base: int, mults: list | None = None, stem: int = 0) -> None:
     """Check a U-Net model's parameters as notebooks 03 and 04 name them, together (the image side fits the fold
-    and the levels; mults: ARCH's by default), with clear errors before any compute."""
+    and the levels; mults: ARCH's by default; stem: see nets.Stem), with clear errors before any compute."""
     params.integer("fold", fold, low=1, high=8)
     params.integer("n_train", n_train, low=100)
     params.integer("T", T, low=10, high=100_000)
@@ -75,4 +79,4 @@ def check_recipe(*, size: int, fold: int, n_train: int, T: int, train_steps: int
     params.real("ema", ema, low=0, high=1)
     params.integer("base", base, low=8)
     unet = ARCH["unet"]
-    check_unet(1, size, T, fold, base, unet["mults"] if mults is None else mults, unet["attention_below"])
+    check_unet(1, size, T, fold, base, unet["mults"] if mults is None else mults, unet["attention_below"], stem=stem)

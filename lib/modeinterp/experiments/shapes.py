@@ -24,6 +24,7 @@ The counter reads any image: threshold at 0.5, 8-connected components, each assi
 fall in; see count_shapes for the area rules.
 """
 import math
+from collections import Counter
 
 import numpy as np
 from scipy import ndimage
@@ -87,33 +88,80 @@ def counts_from_metadata(meta: list[dict]) -> np.ndarray:
     return np.array([[int(kind in m) for kind in KINDS] for m in meta], dtype=int).reshape(-1, 3)
 
 
-def count_shapes(images) -> tuple[np.ndarray, np.ndarray]:
+def count_shapes(images, *, foreground: float = FOREGROUND, noise_fraction: float = NOISE_FRACTION,
+                 merge_factor: float = MERGE_FACTOR) -> tuple[np.ndarray, np.ndarray]:
     """Shapes per strip (n x 3 int) and a label per image among LABELS, for images in [0, 1].
 
-    Pixels above 0.5 are foreground; 8-connected components smaller than NOISE_FRACTION of the smallest shape
-    area are ignored; a component spanning two strips makes the image "invalid"; one larger than MERGE_FACTOR
-    times its strip's shape area is a merge of round(area / shape area) >= 2 copies. Labels: "invalid" (a
-    straddling component, or no shape), else "hallucinated" (some strip holds >= 2 copies), else "in_support".
+    Pixels above `foreground` (0.5) are foreground; 8-connected components smaller than `noise_fraction` of the
+    smallest shape area are ignored; a component spanning two strips makes the image "invalid"; one larger than
+    `merge_factor` times its strip's shape area is a merge of round(area / shape area) >= 2 copies. Labels:
+    "invalid" (a straddling component, or no shape), else "hallucinated" (some strip holds >= 2 copies), else
+    "in_support". The thresholds' defaults are the module's constants (THRESHOLD_STEPS: how far one step moves).
     """
     x = as_images(images, MIN_SIZE)
     size, strip = x.shape[-1], x.shape[-1] // 3
     areas = shape_areas(size)
     eight_in_plane = np.pad(np.ones((1, 3, 3), bool), ((1, 1), (0, 0), (0, 0)))  # never across images
-    lab, m = ndimage.label(x > FOREGROUND, structure=eight_in_plane)
+    lab, m = ndimage.label(x > foreground, structure=eight_in_plane)
     area = np.bincount(lab.ravel(), minlength=m + 1)[1:]
     boxes = ndimage.find_objects(lab)
     image = np.array([b[0].start for b in boxes], dtype=int)
     first = np.minimum([b[2].start // strip for b in boxes], 2).astype(int)
     last = np.minimum([(b[2].stop - 1) // strip for b in boxes], 2).astype(int)
-    shape = area >= NOISE_FRACTION * areas.min()
+    shape = area >= noise_fraction * areas.min()
     straddle = shape & (first != last)
     keep = shape & ~straddle
-    copies = np.where(area > MERGE_FACTOR * areas[first], np.maximum(2, np.rint(area / areas[first])), 1)
+    copies = np.where(area > merge_factor * areas[first], np.maximum(2, np.rint(area / areas[first])), 1)
     counts = np.zeros((len(x), 3), dtype=int)
     np.add.at(counts, (image[keep], first[keep]), copies[keep].astype(int))
     invalid = np.bincount(image[straddle], minlength=len(x)).astype(bool) | (counts.sum(1) == 0)
     labels = np.where(invalid, "invalid", np.where(counts.max(1) >= 2, "hallucinated", "in_support"))
     return counts, labels
+
+
+def invalid_reasons(images) -> dict[str, int]:
+    """Why count_shapes calls images "invalid", per reason: a component spanning two strips no larger than
+    MERGE_FACTOR shapes (a clean shape drawn across a strip border), a larger one (a blob), or no shape at all."""
+    x = as_images(images, MIN_SIZE)
+    strip, areas = x.shape[-1] // 3, shape_areas(x.shape[-1])
+    out = Counter({"one shape across a strip border": 0, "larger blob across strips": 0, "no shape": 0})
+    for i in np.flatnonzero(count_shapes(x)[1] == "invalid"):
+        spans = _straddles(x[i], strip, areas)
+        out["no shape" if not spans else "one shape across a strip border"
+            if max(spans) <= MERGE_FACTOR * areas.max() else "larger blob across strips"] += 1
+    return dict(out)
+
+
+def _straddles(image, strip, areas) -> list[int]:
+    """The areas of the shape-sized-or-larger components of one image that span two strips."""
+    lab, _ = ndimage.label(image > FOREGROUND, structure=np.ones((3, 3), bool))
+    out = []
+    for j, box in enumerate(ndimage.find_objects(lab)):
+        area = int((lab[box] == j + 1).sum())
+        if area >= NOISE_FRACTION * areas.min() and min(box[1].start // strip, 2) != min((box[1].stop - 1) // strip, 2):
+            out.append(area)
+    return out
+
+
+THRESHOLD_STEPS = {"foreground": 0.1, "noise_fraction": 0.125, "merge_factor": 0.25}  # one step of each
+
+
+def threshold_moves(images) -> list[dict]:
+    """How many labels change when each of count_shapes' thresholds moves one step (THRESHOLD_STEPS) down or up
+    from its default, the others kept: one row per threshold and direction, with the moves by (from, to)."""
+    x = as_images(images, MIN_SIZE)
+    _, base = count_shapes(x)
+    defaults = {"foreground": FOREGROUND, "noise_fraction": NOISE_FRACTION, "merge_factor": MERGE_FACTOR}
+    rows = []
+    for name, step in THRESHOLD_STEPS.items():
+        for sign in (-1, 1):
+            value = round(defaults[name] + sign * step, 6)
+            _, moved = count_shapes(x, **{name: value})
+            pairs = zip(base[moved != base], moved[moved != base])
+            rows.append({"threshold": name, "default": defaults[name], "value": value,
+                         "moved": int((moved != base).sum()), "n": len(x),
+                         "moves": dict(sorted(Counter(f"{a} -> {b}" for a, b in pairs).items()))})
+    return rows
 
 
 def hallucinated(images) -> np.ndarray:

@@ -9,7 +9,7 @@ Results carry the windows by name (`Named`: paper, last, decision, best); `label
 figures, claims and the training-budget study's records (see budget).
 """
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -21,6 +21,7 @@ from ..support import claims
 from ..support.runtime import generator
 
 MEAN = "mean over pixels (paper)"
+SAMPLER = dict(noise="posterior", clip=1.0)  # strided DDPM's settings in every window study
 
 V = TypeVar("V")
 
@@ -73,7 +74,7 @@ def window_study(model, schedule: diffusion.Schedule, n: int, shape, *, sampling
     labels the paper's window."""
     T = schedule.T
     ts = windows.timesteps(T, sampling_steps)
-    options = dict(n_steps=sampling_steps, noise="posterior", clip=1.0, chunk=chunk)
+    options = dict(n_steps=sampling_steps, chunk=chunk, **SAMPLER)
     probe = samplers.ddpm(model, schedule, n_trajectories, shape, generator(seed + 1, device),
                           n_trajectories=n_trajectories, **options)
     agreement = metric.agreement(probe.x0_hat, probe.x0)
@@ -85,6 +86,11 @@ def window_study(model, schedule: diffusion.Schedule, n: int, shape, *, sampling
     run = samplers.ddpm(model, schedule, n, shape, generator(seed, device), windows=all_windows,
                         aggregations=aggregations, processes=processes, **options)
     return WindowStudy(ts, agreement, named, window_labels(last_k, paper_name), candidates, run)
+
+
+def sampler_step(model, schedule: diffusion.Schedule) -> samplers.DDPMStep:
+    """The step rule window_study samples with (SAMPLER), e.g. to replay or fork its samples (samplers.resume)."""
+    return samplers.DDPMStep(model=model, alpha_bar=schedule.alpha_bar.tolist(), **SAMPLER)
 
 
 def image_aggregations(size: int, n_strips: int | None = None) -> dict:
@@ -115,6 +121,9 @@ class Comparison:
     detections: dict[str, Named[Detection]]  # aggregation (MEAN first) -> detection in each named window
     baseline_scores: dict[str, np.ndarray]  # name -> a score without a trajectory
     baselines: dict[str, Detection]  # name -> its detection
+    candidates: list[Window]  # the windows the best is selected from
+    retention: float = 0.95
+    local_scores: dict[str, dict[Window, np.ndarray]] = field(default_factory=dict)  # the local aggregations'
 
     def rows(self) -> list[tuple[str, Window | None, Detection]]:
         """(label, window, detection) for the paper's mean in each named window, then (name, None, detection) for
@@ -133,6 +142,12 @@ class Comparison:
         out[self.labels.best] = (self.variance[w.best][odd], hal[odd], d.best.auroc, False)
         out.update({name: (s, hal, self.baselines[name].auroc, True) for name, s in self.baseline_scores.items()})
         return out
+
+    def candidate_rows(self, aggregation: str = MEAN) -> list[tuple[Window, Detection]]:
+        """Every candidate window's detection by `aggregation` on all kept samples (the best is selected from these
+        on the even-indexed half alone), in the candidates' order."""
+        scores = self.variance if aggregation == MEAN else self.local_scores[aggregation]
+        return [(w, detection.detection(scores[w], self.hallucinated, self.retention)) for w in self.candidates]
 
     def table(self) -> dict[str, dict[str, Detection]]:
         """aggregation -> {window label: detection} (for plots.aggregation_bars)."""
@@ -187,4 +202,5 @@ def compare(ws: WindowStudy, hallucinated, keep, retention: float = 0.95, groups
         detections[aggregation] = Named(**{f: rows[f] for f in named}, best=rows[detection.BEST])
     plain = {name: np.asarray(b)[keep] for name, b in (baselines or {}).items()}
     return Comparison(ws.labels, hal, scores[MEAN], found, detections, plain,
-                      {name: detection.detection(b, hal, retention, groups) for name, b in plain.items()})
+                      {name: detection.detection(b, hal, retention, groups) for name, b in plain.items()},
+                      list(ws.candidates), retention, {a: v for a, v in scores.items() if a != MEAN})

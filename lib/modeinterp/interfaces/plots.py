@@ -94,6 +94,25 @@ def aggregation_bars(table: dict, baselines: dict | None = None, title: str = ""
     return fig
 
 
+def window_aurocs(rows: list, marks: dict | None = None, T: int = 1000, title: str = "",
+                  baselines: dict | None = None):
+    """AUROC (+- one standard error) of each candidate window against its position: rows are (window, Detection)
+    (study.Comparison.candidate_rows), drawn as a point at the window's centre with a bar over its extent;
+    marks (label -> window) shade named windows (the paper's, the selected one); baselines (name -> AUROC) dashed."""
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    for k, (label, (lo, hi)) in enumerate((marks or {}).items()):
+        ax.axvspan(lo, hi, color=f"C{k + 1}", alpha=0.15, label=label)
+    for (lo, hi), d in rows:
+        ax.errorbar((lo + hi) / 2, d.auroc, yerr=d.se, xerr=(hi - lo) / 2, fmt="o", color="C0", capsize=2, ms=4)
+    for k, (name, value) in enumerate((baselines or {}).items()):
+        ax.axhline(value, color="0.3", ls=("--", "-.", ":")[k % 3], lw=1, label=f"{name} (no trajectory)")
+    ax.axhline(0.5, color="0.6", ls=":", lw=1)
+    ax.set(xlim=(T, 0), xlabel="window's timesteps t (reverse process runs left to right)", ylabel="AUROC",
+           title=title)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return fig
+
+
 def study_series(ax, records: list[dict], aggregation: str, window: str, field: str = "auroc", errors: bool = True,
                  **style) -> None:
     """One study curve against training steps (log axis): the first sampling seed as a line, every other seed as

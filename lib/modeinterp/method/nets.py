@@ -102,9 +102,11 @@ class UNet(nn.Module):
     """
 
     def __init__(self, channels: int = 1, size: int = 64, T: int = 1000, fold: int = 4, base: int = 32,
-                 mults: tuple = (1, 2, 4), attention_below: int = 4, groups: int = 8):
+                 mults: tuple = (1, 2, 4), attention_below: int = 4, groups: int = 8, stem: int = 0):
         super().__init__()
-        mults = check_unet(channels, size, T, fold, base, mults, attention_below, groups)
+        mults = check_unet(channels, size, T, fold, base, mults, attention_below, groups, stem)
+        self.stem = Stem(channels, stem, groups) if stem else None
+        channels = stem or channels  # the folded U-Net runs on the stem's features
         widths, res = [base * m for m in mults], [size // fold // 2**i for i in range(len(mults))]
         t_dim, t_freq = 4 * base, base + base % 2  # sinusoidal_embedding needs an even width
         self.register_buffer("temb", sinusoidal_embedding(torch.arange(T), t_freq), persistent=False)
@@ -135,10 +137,12 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor, t) -> torch.Tensor:
         """The predicted noise eps, shaped like x."""
-        h, skips, emb = self._encode(x, t)
+        s = x if self.stem is None else self.stem.inp(x)
+        h, skips, emb = self._encode(s, t)
         for block, attn, upsample in zip(self.up, self.up_attn, self.upsample):
             h = upsample(attn(block(torch.cat([h, skips.pop()], dim=1), emb)))
-        return self.unfold(self.out(h))
+        h = self.unfold(self.out(h))
+        return h if self.stem is None else self.stem.head(s + h)
 
     def features(self, x: torch.Tensor, t, pool: bool = True) -> torch.Tensor:
         """Bottleneck (middle block) features for a t-SNE: mean-pooled over space, (N, base * mults[-1]), or
@@ -146,11 +150,12 @@ class UNet(nn.Module):
         give no rows (of the same width)."""
         if len(x) == 0:  # torch's pixel_unshuffle mishandles an empty batch: compute one row, keep none
             return self.features(x.new_zeros(1, *x.shape[1:]), t, pool)[:0]
-        h = self._encode(x, t)[0]
+        h = self._encode(x if self.stem is None else self.stem.inp(x), t)[0]
         return h.mean(dim=(2, 3)) if pool else h.flatten(1)
 
     def _encode(self, x: torch.Tensor, t):
-        """The time embedding, the down path (keeping one skip per level) and the middle."""
+        """The time embedding, the down path (keeping one skip per level) and the middle; x as the folded U-Net
+        takes it (after the stem, if any)."""
         if isinstance(t, int) or (torch.is_tensor(t) and t.dim() == 0):
             emb = self.time(self.temb[int(t)][None])  # one step for all rows: the time MLP runs once
         else:  # the MLP on the T-row table, then a lookup: once per distinct t, not once per row
@@ -163,15 +168,30 @@ class UNet(nn.Module):
         return self.mid2(self.mid_attn(self.mid1(h, emb)), emb), skips, emb
 
 
+class Stem(nn.Module):
+    """Full-resolution 3x3 convolutions around a folded U-Net, as patch-based diffusion models put them: `inp` maps
+    the image to `width` features, on which the U-Net runs; `head` maps their sum with the U-Net's output back to
+    the image's channels, so that detail finer than the fold's blocks has a path that never folds."""
+
+    def __init__(self, channels: int, width: int, groups: int):
+        super().__init__()
+        self.inp = nn.Conv2d(channels, width, 3, padding=1)
+        self.head = nn.Sequential(nn.GroupNorm(groups, width), nn.SiLU(), nn.Conv2d(width, width, 3, padding=1),
+                                  nn.SiLU(), nn.Conv2d(width, channels, 3, padding=1))
+
+
 def _upsample(c_in: int, c_out: int) -> nn.Module:
     """Nearest-neighbour upsampling by 2, then a 3x3 conv from c_in to c_out channels."""
     return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, padding=1))
 
 
 def check_unet(channels: int, size: int, T: int, fold: int, base: int, mults, attention_below: int = 4,
-               groups: int = 8) -> list[int]:
+               groups: int = 8, stem: int = 0) -> list[int]:
     """Check the U-Net's settings (as UNet takes them) before building it; return mults as a list."""
     params.integer("channels", channels, low=1)
+    params.integer("stem", stem, low=0)
+    if stem % groups:
+        params.fail("stem", f"0 (none) or a multiple of groups = {groups}", stem)
     params.integer("T", T, low=1)
     params.integer("fold", fold, low=1)
     params.integer("groups", groups, low=1)

@@ -60,8 +60,12 @@ def mix64(z: torch.Tensor, scratch: torch.Tensor | None = None) -> torch.Tensor:
 
 def sample_keys(seed: int, start: int, rows: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """sample_seed(seed, i) for i in start..start+rows-1, as an int64 tensor on `device`."""
-    index = torch.arange(start + 1, start + rows + 1, dtype=torch.int64, device=device)
-    z = mix64(index.mul_(_int64(MIX[0])).add_(_int64(seed * GOLDEN)))
+    return keys_at(seed, torch.arange(start, start + rows, dtype=torch.int64, device=device))
+
+
+def keys_at(seed: int, index: torch.Tensor) -> torch.Tensor:
+    """sample_seed(seed, i) for every sample index i in the int64 tensor `index` (on its device)."""
+    z = mix64((index.to(torch.int64) + 1).mul_(_int64(MIX[0])).add_(_int64(seed * GOLDEN)))
     return _logical_shift(z, 1, z)
 
 
@@ -108,19 +112,35 @@ def by_draw(z: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
 
 
 class Streams:
-    """The noise of samples start..start+rows-1 of a run: call `randn()` once per draw, `n_draws` times (the
-    numbers do not depend on n_draws: more draws continue the streams)."""
+    """The noise of samples start..start+rows-1 of a run (or of any samples: `Streams.at`): call `randn()` once
+    per draw, `n_draws` times (the numbers do not depend on n_draws: more draws continue the streams)."""
 
     def __init__(self, seed: int, start: int, rows: int, shape: Sequence[int], n_draws: int,
                  device: torch.device | str = "cpu"):
         if start < 0 or rows < 0 or n_draws < 1:
             raise ValueError(f"start ({start}) and rows ({rows}) must be >= 0 and n_draws ({n_draws}) >= 1")
+        self._start(sample_keys(seed, start, rows, device), shape)
+
+    @classmethod
+    def at(cls, seed: int, index: Sequence[int], shape: Sequence[int], device: torch.device | str = "cpu"):
+        """The noise of the samples `index` of a run (any sample indices, one row each, in that order): row r
+        draws exactly what sample index[r] draws among all the run's samples."""
+        index = torch.as_tensor(index, dtype=torch.int64, device=device).reshape(-1)
+        if len(index) and int(index.min()) < 0:
+            raise ValueError(f"sample indices must be >= 0; got {int(index.min())}")
+        streams = cls.__new__(cls)
+        streams._start(keys_at(seed, index), shape)
+        return streams
+
+    def _start(self, keys: torch.Tensor, shape: Sequence[int]) -> None:
+        """Set up the streams of these sample keys (int64, one per row)."""
         self.shape, self.numel = tuple(shape), math.prod(shape)
         if self.numel == 0:
             raise ValueError(f"shape {self.shape} holds no numbers: a draw needs at least one")
+        rows, device = len(keys), keys.device
         self.block = max(1, BLOCK_NUMEL // self.numel)  # draws per block: fixed by the draw's size
         self.block += self.block * self.numel % 2  # whole pairs in every block
-        self.keys = sample_keys(seed, start, rows, device)
+        self.keys = keys
         self.pairs = self.block * self.numel // 2  # per row and block
         self.bits, self.scratch = (torch.empty((self.pairs, rows), dtype=torch.int64, device=device)
                                    for _ in range(2))

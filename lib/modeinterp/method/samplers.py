@@ -42,6 +42,7 @@ class Samples:
     local: dict[str, dict[Window, torch.Tensor]] = field(default_factory=dict)  # aggregation -> window -> N
     x_t: torch.Tensor | None = None  # steps x n_trajectories x ...: the state entering each step
     x0_hat: torch.Tensor | None = None  # steps x n_trajectories x ...: x0_hat at each step
+    seed: int | None = None  # the run's seed: sample i's noise is stream i of it (see `resume`)
 
 
 # ---- the samplers: a step rule each, run by `reverse`
@@ -228,9 +229,7 @@ def _reverse_chunk(work: Work, start: int, rows: int, device, tick: Callable = l
     x_t = streams.randn()  # x_T ~ N(0, I)
     hal = {w: Welford() for w in work.windows}  # the metric: the variance of x0_hat over each window
     trajectory = []
-    for t, t_prev in zip(ts, ts[1:] + [None]):
-        z = streams.randn() if t_prev is not None or work.last_step_noise else None  # z = 0 at the last step
-        x0_hat, x_prev = work.step(x_t, t, t_prev, z)
+    for t, x_t, x0_hat, x_prev in _walk(work.step, ts, x_t, streams, work.last_step_noise):
         for (lo, hi), welford in hal.items():
             if lo <= t <= hi:
                 welford.add(x0_hat)
@@ -239,12 +238,52 @@ def _reverse_chunk(work: Work, start: int, rows: int, device, tick: Callable = l
         x_t = x_prev
         tick()
     return Samples(
-        x0=x_t.cpu(), timesteps=list(ts),
+        x0=x_t.cpu(), timesteps=list(ts), seed=work.seed,
         variance={w: welford.variance().cpu() for w, welford in hal.items()},
         local={name: {w: aggregate(welford.variance_map(), x_t).cpu() for w, welford in hal.items()}
                for name, aggregate in work.aggregations.items()},
         x_t=torch.stack([x for x, _ in trajectory]).cpu() if trajectory else None,
         x0_hat=torch.stack([x for _, x in trajectory]).cpu() if trajectory else None)
+
+
+def _walk(step: Callable, ts: Sequence[int], x_t: torch.Tensor, streams: Streams, last_step_noise: bool = False):
+    """The reverse process from x_t (entering ts[0]): yields (t, x_t, x0_hat, x_prev) at every visited t, z drawn
+    from `streams` at every step but the last (z = 0 there, as DDPM's Algorithm 2, unless last_step_noise)."""
+    ts = list(ts)
+    for t, t_prev in zip(ts, ts[1:] + [None]):
+        z = streams.randn() if t_prev is not None or last_step_noise else None
+        x0_hat, x_prev = step(x_t, t, t_prev, z)
+        yield t, x_t, x0_hat, x_prev
+        x_t = x_prev
+
+
+@torch.no_grad()
+def resume(step: Callable, timesteps: Sequence[int], seed: int, index: Sequence[int], shape: Sequence[int], *,
+           x_t: torch.Tensor | None = None, keep: Sequence[int] = (), chunk: int = 256, device="cpu",
+           last_step_noise: bool = False) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+    """Samples `index` of the run seeded `seed` (`Samples.seed`), each with its own noise stream, through
+    `timesteps`: from x_T (drawn as `reverse` draws it, so that a sample comes back as that run drew it, up to
+    the rounding of a different batch) or, if x_t is given (one row per index), from those states entering
+    timesteps[0] (a fork: e.g. fresh continuations under a new seed). Returns (x_0, {t: x_t entering t, for each
+    visited t in keep}), on the CPU."""
+    index, ts = torch.as_tensor(index, dtype=torch.int64).reshape(-1), list(timesteps)
+    if x_t is not None and len(x_t) != len(index):
+        raise ValueError(f"x_t must hold one row per index: {len(index)}; got {len(x_t)}")
+    missing = sorted(set(keep) - set(ts))
+    if missing:
+        raise ValueError(f"keep holds timesteps the sampler does not visit: {missing[:5]}")
+    x0, kept = [], {t: [] for t in keep}
+    for start in range(0, len(index), chunk):
+        rows = index[start:start + chunk]
+        streams = Streams.at(seed, rows, shape, device)
+        x = streams.randn() if x_t is None else x_t[start:start + chunk].to(device)
+        for t, x, _, x_prev in _walk(step, ts, x, streams, last_step_noise):
+            if t in kept:
+                kept[t].append(x.cpu())
+            x = x_prev
+        x0.append(x.cpu())
+    empty = torch.empty(0, *shape)
+    return (torch.cat(x0) if x0 else empty), {t: torch.cat(v) if v else empty for t, v in kept.items()}
 
 
 def _joined(work: Work, parts: list[Samples]) -> Samples:
@@ -257,4 +296,4 @@ def _joined(work: Work, parts: list[Samples]) -> Samples:
         variance={w: cat([p.variance[w] for p in parts], torch.empty(0)) for w in work.windows},
         local={name: {w: cat([p.local[name][w] for p in parts], torch.empty(0)) for w in work.windows}
                for name in work.aggregations},
-        x_t=parts[0].x_t if parts else None, x0_hat=parts[0].x0_hat if parts else None)
+        x_t=parts[0].x_t if parts else None, x0_hat=parts[0].x0_hat if parts else None, seed=work.seed)

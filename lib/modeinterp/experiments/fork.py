@@ -1,0 +1,112 @@
+"""The fork test: when does the reverse process decide how many shapes (or fingers) a sample holds?
+
+For a set of samples (every hallucinated one up to a number, and as many in-support ones matched on their shape
+count), the sampling run is replayed to keep x_t at a few fork timesteps; from each, `continuations` runs go on to
+t = 0 with fresh noise, and each is read by the same counter as the samples. Per class and fork timestep: the share
+of continuations whose counts differ from the sample's own, the share that come out hallucinated, and the AUROC of
+that disagreement (per sample: the share of its continuations that change) as a detector of the hallucinated
+samples. If both classes stop changing at the same timesteps, the count is decided at the same time for both, and
+a statistic of the trajectory inside a window before that cannot tell them apart by when they decide.
+"""
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..method import detection, samplers
+from ..method.detection import Detection
+from ..support import params
+
+CLASSES = ("hallucinated", "in_support")
+
+
+@dataclass(frozen=True)
+class ForkTest:
+    """What a fork test measured. Arrays are per tested sample (index order of `index`), fork timestep (in
+    `timesteps` order, noisiest first) and continuation."""
+
+    timesteps: list[int]  # fork timesteps, noisiest first
+    index: np.ndarray  # the run's sample indices tested
+    hallucinated: np.ndarray  # per tested sample: its own label
+    changed: np.ndarray  # samples x forks x continuations: the continuation's counts differ from the sample's
+    label: np.ndarray  # samples x forks x continuations: the continuation's label
+    replayed: float  # share of tested samples whose replay (same noise, another batch) gave the same counts
+
+    def share(self, kind: str, what: str = "changed") -> np.ndarray:
+        """Per fork timestep, the share of the continuations of class `kind` (CLASSES) that `what`: 'changed'
+        (counts differ from the sample's) or a label ('hallucinated', 'invalid', ...)."""
+        rows = self.hallucinated if params.choice("kind", kind, CLASSES) == "hallucinated" else ~self.hallucinated
+        hit = self.changed if what == "changed" else self.label == what
+        return hit[rows].mean(axis=(0, 2)) if rows.any() else np.full(len(self.timesteps), np.nan)
+
+    def detections(self, retention: float = 0.95) -> list[Detection]:
+        """Per fork timestep, the share of a sample's continuations that change, as a detector of hallucination."""
+        score = self.changed.mean(axis=2)
+        return [detection.detection(score[:, f], self.hallucinated, retention) for f in range(len(self.timesteps))]
+
+    def best(self) -> tuple[int, Detection]:
+        """The fork timestep whose disagreement has the highest AUROC, and its detection (chosen on the same
+        samples it is reported on: an optimistic number, shown beside every timestep's)."""
+        rows = self.detections()
+        f = int(np.argmax([d.auroc for d in rows]))
+        return self.timesteps[f], rows[f]
+
+    def rows(self) -> list[dict]:
+        """One row per fork timestep: the shares per class and the disagreement's AUROC (+- SE)."""
+        out = []
+        for f, (t, d) in enumerate(zip(self.timesteps, self.detections())):
+            out.append({"t": t, **{f"{what} ({kind})": float(self.share(kind, what)[f])
+                                   for what in ("changed", "hallucinated") for kind in CLASSES},
+                        "AUROC": d.auroc, "SE": d.se})
+        return out
+
+
+def matched(labels, groups, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to n hallucinated samples (in index order) and, for each, the first unused in-support sample with the
+    same group (e.g. total shape count); hallucinated samples whose group no in-support sample is left in are
+    skipped. Returns (hallucinated indices, in-support indices), of equal length."""
+    labels, groups = np.asarray(labels), np.asarray(groups)
+    pool = {g: list(np.flatnonzero((labels == "in_support") & (groups == g))) for g in np.unique(groups)}
+    hal, inside = [], []
+    for i in np.flatnonzero(labels == "hallucinated"):
+        if len(hal) == n:
+            break
+        if pool[groups[i]]:
+            hal.append(i)
+            inside.append(pool[groups[i]].pop(0))
+    return np.array(hal, dtype=int), np.array(inside, dtype=int)
+
+
+def fork_timesteps(visited: Sequence[int], fractions: Sequence[float], T: int) -> list[int]:
+    """The visited timesteps nearest to each fraction of T, noisiest first, without repeats."""
+    visited = np.asarray(visited)
+    picked = {int(visited[np.argmin(np.abs(visited - f * T))]) for f in fractions}
+    return sorted(picked, reverse=True)
+
+
+def fork_test(step: Callable, timesteps: Sequence[int], run_seed: int, index, hallucinated, counts,
+              read: Callable, shape, *, forks: Sequence[int], continuations: int, seed: int, chunk: int = 256,
+              device="cpu") -> ForkTest:
+    """Replay the samples `index` of the run seeded `run_seed` (their `counts` and `hallucinated` labels as read
+    there) to keep x_t at each timestep in `forks`, then run `continuations` continuations from each with fresh
+    noise (streams of a run seeded `seed`); `read(x0)` -> (counts, labels) reads images as the samples were read.
+    step and timesteps: as the run sampled (see samplers.resume)."""
+    params.integer("continuations", continuations, low=1)
+    ts, index = list(timesteps), np.asarray(index, dtype=int)
+    if not len(index):
+        raise ValueError("the fork test needs at least one sample; none given")
+    x0, kept = samplers.resume(step, ts, run_seed, index, shape, keep=forks, chunk=chunk, device=device)
+    replayed = float((read(x0)[0] == np.asarray(counts)).all(1).mean())
+    n, k = len(index), continuations
+    changed = np.zeros((n, len(forks), k), dtype=bool)
+    label = np.empty((n, len(forks), k), dtype=object)
+    for f, t in enumerate(forks):
+        start = torch.as_tensor(kept[t]).repeat_interleave(k, 0)
+        streams = (np.arange(n)[:, None] * len(forks) * k + f * k + np.arange(k)).ravel()
+        out, _ = samplers.resume(step, ts[ts.index(t):], seed, streams, shape, x_t=start, chunk=chunk,
+                                 device=device)
+        c, lab = read(out)
+        changed[:, f] = (c != np.repeat(np.asarray(counts), k, 0)).any(1).reshape(n, k)
+        label[:, f] = np.asarray(lab).reshape(n, k)
+    return ForkTest(list(forks), index, np.asarray(hallucinated, dtype=bool), changed, label.astype(str), replayed)

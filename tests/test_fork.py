@@ -1,0 +1,54 @@
+"""The fork test: replayed samples, continuations from kept states with fresh noise, shares and AUROC per fork."""
+import numpy as np
+import pytest
+import torch
+
+from modeinterp.experiments import fork
+from modeinterp.support.runtime import generator
+from modeinterp.method import samplers
+
+TS = [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
+
+
+def coin_step(x_t, t, t_prev, z):
+    """A toy reverse process in 1D: large noise at t >= 5 (the sign, hence the 'count', is open), none after."""
+    return x_t, x_t + (0 if z is None else (2.0 if t >= 5 else 0.0) * z)
+
+
+def read(x0):
+    """Count 1 where x > 0; label 'hallucinated' there, 'in_support' elsewhere."""
+    positive = (x0[:, 0] > 0).numpy()
+    return positive[:, None].astype(int), np.where(positive, "hallucinated", "in_support")
+
+
+def test_continuations_change_only_while_the_noise_can_still_flip_the_count():
+    run = samplers.reverse(coin_step, TS, 40, (1,), generator(0), progress=False)
+    counts, labels = read(run.x0)
+    hal, inside = fork.matched(labels, np.zeros(40, int), 8)
+    index = np.r_[hal, inside]
+    test = fork.fork_test(coin_step, TS, run.seed, index, labels[index] == "hallucinated", counts[index], read,
+                          (1,), forks=[9, 6, 4, 1], continuations=16, seed=123)
+    assert test.replayed == 1.0 and test.timesteps == [9, 6, 4, 1]
+    early, late = test.changed[:, :2].mean(), test.changed[:, 2:].mean()
+    assert early > 0.2 and late == 0.0  # after t = 5 nothing can change the sign
+    for kind in fork.CLASSES:
+        assert test.share(kind)[2:].tolist() == [0.0, 0.0]
+    assert [r["t"] for r in test.rows()] == [9, 6, 4, 1] and test.detections()[3].auroc == 0.5
+    t, best = test.best()
+    assert t in (9, 6) and best.auroc == max(d.auroc for d in test.detections())
+
+
+def test_matched_pairs_share_their_group_and_skip_unmatched():
+    labels = np.array(["hallucinated", "in_support", "hallucinated", "in_support", "invalid", "hallucinated"])
+    groups = np.array([2, 3, 3, 2, 2, 4])
+    hal, inside = fork.matched(labels, groups, 5)
+    assert hal.tolist() == [0, 2] and inside.tolist() == [3, 1]  # sample 5 (group 4) has no match
+    assert fork.matched(labels, groups, 1)[0].tolist() == [0]
+
+
+def test_fork_timesteps_are_visited_ones_noisiest_first():
+    assert fork.fork_timesteps([999, 750, 500, 250, 0], [0.85, 0.7, 0.1, 0.05], 1000) == [750, 0]
+    with pytest.raises(ValueError, match="at least one sample"):
+        fork.fork_test(coin_step, TS, 0, [], [], np.zeros((0, 1)), read, (1,), forks=[5], continuations=2, seed=0)
+    with pytest.raises(ValueError, match="parameter 'continuations' must be an integer in \\[1, inf\\]; got 0"):
+        fork.fork_test(coin_step, TS, 0, [0], [True], np.ones((1, 1)), read, (1,), forks=[5], continuations=0, seed=0)
