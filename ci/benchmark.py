@@ -264,7 +264,7 @@ def shapes_model() -> tuple[dict, images.ImageConfig, torch.nn.Module]:
     """Notebook 03's default parameters, its model's configuration and the shipped model."""
     p = notebook_defaults("03_simple_shapes")
     config = images.ImageConfig("shapes", p["size"], T=p["T"], steps=p["train_steps"], batch=p["batch"],
-                                lr=p["lr"], seed=p["seed"], arch=dict(fold=p["fold"], base=p["base"]),
+                                lr=p["lr"], seed=p["seed"], arch=dict(fold=p["fold"], base=p["base"], mults=p["mults"]),
                                 ema=p["ema"], extra=dict(n_train=p["n_train"]))
     (model, _), = train.models([config], ROOT / "models")
     return p, config, model
