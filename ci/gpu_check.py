@@ -43,7 +43,7 @@ HAND_RGB, BACKGROUND_RGB = (150, 105, 80), (235, 235, 235)  # a hand on a white 
 N_HAND_PHOTOS = 130  # 110 usable (dorsal, no accessories), 10 palmar, 10 with accessories
 N_DIGITS = 600  # the MNIST stand-in's training images
 STUDY = dict(checkpoints=[20, 40], n_train=200, n_samples=100, sampling_steps=20, n_trajectories=4, chunk=50,
-             last_k=3, seeds_last=2)  # the study's code path only: too short to draw readable shapes
+             last_k=3, seeds=2)  # the study's code path only: too short to draw readable shapes
 
 
 def overrides(path: Path = OVERRIDES) -> dict:

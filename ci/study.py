@@ -1,7 +1,7 @@
 """The training-budget study of the simple shapes (`make study`): one training run, checkpoints at geometrically
 spaced steps, the window study at each; results in figures/06_training_budget/study.json (read by notebook 06).
 
-    python ci/study.py                                   # the defaults (about an hour on 2 cores)
+    python ci/study.py                                   # the defaults (an hour or more on 2 cores)
     python ci/study.py --config ci/paper/study.yaml --results runs/paper/study.json --work runs/paper/study
     python ci/study.py --set checkpoints '[500, 1000]' --set n_samples 500 --results runs/quick.json
 

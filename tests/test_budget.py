@@ -10,7 +10,7 @@ import pytest
 from modeinterp.experiments import budget, study
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_SHAPES = ROOT / "models" / "shapes-6d2d92b173b6171d.pt"  # notebook 03's model (3,000 steps)
+SHIPPED_SHAPES = ROOT / "models" / "shapes-6d2d92b173b6171d.pt"  # notebook 03's 32x32 model (3,000 steps)
 
 
 def test_slope_with_equal_errors_is_ordinary_least_squares():
@@ -33,14 +33,14 @@ def test_study_settings_are_checked():
 
 
 TINY = dict(checkpoints=[2, 4], n_train=200, n_samples=100, sampling_steps=20, n_trajectories=4, chunk=50,
-            last_k=3, seeds_last=2)
+            last_k=3, seeds=2)
 
 
 def test_a_tiny_study_records_every_checkpoint_and_reruns_without_work(tmp_path):
     s = budget.study_config(**TINY)
     results, work = tmp_path / "study.json", tmp_path / "work"
     records = budget.run_study(s, work, results)
-    assert [(r["step"], r["seed"]) for r in records] == [(2, 0), (4, 0), (4, 1)]
+    assert [(r["step"], r["seed"]) for r in records] == [(2, 0), (2, 1), (4, 0), (4, 1)]  # each seed at every checkpoint
     assert sorted(p.name for p in work.glob("*/step-*.pt")) == ["step-2.pt", "step-4.pt"]
     saved = json.loads(results.read_text())
     assert saved["settings"] == s and len(saved["loss"]) == 4
@@ -53,7 +53,7 @@ def test_a_tiny_study_records_every_checkpoint_and_reruns_without_work(tmp_path)
 def test_evaluating_a_trained_checkpoint_reports_every_aggregation_with_controls(tmp_path):
     """Notebook 03's shipped model as a checkpoint: 300 samples of 50 steps hold a few hallucinations."""
     shutil.copy(SHIPPED_SHAPES, tmp_path / "step-3000.pt")
-    s = budget.study_config(checkpoints=[3000], n_samples=300, sampling_steps=50, last_k=5, chunk=150)
+    s = budget.study_config(size=32, checkpoints=[3000], n_samples=300, sampling_steps=50, last_k=5, chunk=150)
     r = budget.evaluate(s, tmp_path, 3000, 0)
     assert r["hallucinated"] >= 2 and r["hallucinated"] + r["in_support"] + r["invalid"] == 300
     assert set(r["detection"]) == {study.MEAN, "largest 4x4 patch", "per foreground pixel", "largest strip",

@@ -35,12 +35,12 @@ def slope(x, y, se) -> tuple[float, float]:
 
 
 STUDY = dict(  # notebook 03's data, network and sampler (ci/paper/study.yaml: the paper's scale)
-    size=32, fold=2, base=32, n_train=5000, T=1000, batch=64, lr=0.001, ema=0.995, warmup_steps=150,
-    checkpoints=[750, 1500, 3000, 6000, 12000], seeds_last=3, n_samples=1000, n_trajectories=32,
+    size=64, fold=2, base=32, mults=[1, 2, 4], n_train=5000, T=1000, batch=64, lr=0.001, ema=0.995, warmup_steps=150,
+    checkpoints=[750, 1500, 3000, 6000], seeds=2, n_samples=300, n_trajectories=32,
     sampling_steps=250, paper_window=[0.70, 0.85], decision_agreement=[0.25, 0.75], last_k=10,
     candidate_windows=[0.0, 0.02, 0.0, 0.05, 0.0, 0.1, 0.1, 0.2, 0.2, 0.3, 0.3, 0.4, 0.4, 0.5, 0.5, 0.6, 0.6, 0.7,
                        0.7, 0.85, 0.85, 1.0],
-    retention=0.95, seed=0, chunk=250)
+    retention=0.95, seed=0, chunk=64)
 
 
 def study_config(**overrides) -> dict:
@@ -51,8 +51,8 @@ def study_config(**overrides) -> dict:
     s = {**STUDY, **overrides}
     if sorted(set(s["checkpoints"])) != list(s["checkpoints"]) or s["checkpoints"][0] < 1:
         raise ValueError(f"checkpoints must be increasing positive step counts; got {s['checkpoints']}")
-    if s["seeds_last"] < 1:
-        raise ValueError(f"seeds_last must be at least 1; got {s['seeds_last']}")
+    if s["seeds"] < 1:
+        raise ValueError(f"seeds must be at least 1; got {s['seeds']}")
     return s
 
 
@@ -61,7 +61,7 @@ def model_config(s: dict) -> images.ImageConfig:
     a constant rate, so that the checkpoint at s steps does not depend on the last checkpoint; EMA weights."""
     steps = s["checkpoints"][-1]
     return images.ImageConfig("shapes-study", s["size"], T=s["T"], steps=steps, batch=s["batch"], lr=s["lr"],
-                              seed=s["seed"], arch=dict(fold=s["fold"], base=s["base"]), ema=s["ema"],
+                              seed=s["seed"], arch=dict(fold=s["fold"], base=s["base"], mults=s["mults"]), ema=s["ema"],
                               warmup=(s["warmup_steps"] + 0.5) / steps,
                               extra=dict(n_train=s["n_train"], decay="constant"))
 
@@ -138,8 +138,7 @@ def run_study(s: dict, work: str | os.PathLike, results: str | os.PathLike, work
     if saved["settings"] != s:
         raise ValueError(f"{results} holds a study with other settings: remove it or choose another path")
     done = saved["records"]
-    todo = [(c, s["seed"]) for c in s["checkpoints"]] + [(s["checkpoints"][-1], s["seed"] + k)
-                                                         for k in range(1, s["seeds_last"])]
+    todo = [(c, s["seed"] + k) for k in range(s["seeds"]) for c in s["checkpoints"]]  # each seed at every checkpoint
     todo = [job for job in todo if not any((r["step"], r["seed"]) == job for r in done)]
     if not todo:
         return done

@@ -164,6 +164,11 @@ def threshold_moves(images) -> list[dict]:
     return rows
 
 
+def count_samples(x0) -> tuple[np.ndarray, np.ndarray]:
+    """count_shapes of a sampler's output (a tensor N x 1 x size x size in [-1, 1])."""
+    return count_shapes(pixels.to_unit(x0[:, 0].numpy()))
+
+
 def hallucinated(images) -> np.ndarray:
     """True where count_shapes labels an image "hallucinated" (a strip holds two or more copies)."""
     return count_shapes(images)[1] == "hallucinated"
