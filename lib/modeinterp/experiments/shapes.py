@@ -99,17 +99,8 @@ def count_shapes(images, *, foreground: float = FOREGROUND, noise_fraction: floa
     "in_support". The thresholds' defaults are the module's constants (THRESHOLD_STEPS: how far one step moves).
     """
     x = as_images(images, MIN_SIZE)
-    size, strip = x.shape[-1], x.shape[-1] // 3
-    areas = shape_areas(size)
-    eight_in_plane = np.pad(np.ones((1, 3, 3), bool), ((1, 1), (0, 0), (0, 0)))  # never across images
-    lab, m = ndimage.label(x > foreground, structure=eight_in_plane)
-    area = np.bincount(lab.ravel(), minlength=m + 1)[1:]
-    boxes = ndimage.find_objects(lab)
-    image = np.array([b[0].start for b in boxes], dtype=int)
-    first = np.minimum([b[2].start // strip for b in boxes], 2).astype(int)
-    last = np.minimum([(b[2].stop - 1) // strip for b in boxes], 2).astype(int)
-    shape = area >= noise_fraction * areas.min()
-    straddle = shape & (first != last)
+    areas = shape_areas(x.shape[-1])
+    image, area, first, shape, straddle = _components(x, foreground, noise_fraction)
     keep = shape & ~straddle
     copies = np.where(area > merge_factor * areas[first], np.maximum(2, np.rint(area / areas[first])), 1)
     counts = np.zeros((len(x), 3), dtype=int)
@@ -119,28 +110,32 @@ def count_shapes(images, *, foreground: float = FOREGROUND, noise_fraction: floa
     return counts, labels
 
 
+def _components(x: np.ndarray, foreground: float = FOREGROUND, noise_fraction: float = NOISE_FRACTION):
+    """The 8-connected foreground components of images x (never across images): per component its image, area,
+    first strip, whether it is shape-sized (not noise), and whether it spans two strips (and is shape-sized)."""
+    strip, areas = x.shape[-1] // 3, shape_areas(x.shape[-1])
+    eight_in_plane = np.pad(np.ones((1, 3, 3), bool), ((1, 1), (0, 0), (0, 0)))
+    lab, m = ndimage.label(x > foreground, structure=eight_in_plane)
+    area = np.bincount(lab.ravel(), minlength=m + 1)[1:]
+    boxes = ndimage.find_objects(lab)
+    image = np.array([b[0].start for b in boxes], dtype=int)
+    first = np.minimum([b[2].start // strip for b in boxes], 2).astype(int)
+    last = np.minimum([(b[2].stop - 1) // strip for b in boxes], 2).astype(int)
+    shape = area >= noise_fraction * areas.min()
+    return image, area, first, shape, shape & (first != last)
+
+
 def invalid_reasons(images) -> dict[str, int]:
     """Why count_shapes calls images "invalid", per reason: a component spanning two strips no larger than
     MERGE_FACTOR shapes (a clean shape drawn across a strip border), a larger one (a blob), or no shape at all."""
     x = as_images(images, MIN_SIZE)
-    strip, areas = x.shape[-1] // 3, shape_areas(x.shape[-1])
-    out = Counter({"one shape across a strip border": 0, "larger blob across strips": 0, "no shape": 0})
-    for i in np.flatnonzero(count_shapes(x)[1] == "invalid"):
-        spans = _straddles(x[i], strip, areas)
-        out["no shape" if not spans else "one shape across a strip border"
-            if max(spans) <= MERGE_FACTOR * areas.max() else "larger blob across strips"] += 1
-    return dict(out)
-
-
-def _straddles(image, strip, areas) -> list[int]:
-    """The areas of the shape-sized-or-larger components of one image that span two strips."""
-    lab, _ = ndimage.label(image > FOREGROUND, structure=np.ones((3, 3), bool))
-    out = []
-    for j, box in enumerate(ndimage.find_objects(lab)):
-        area = int((lab[box] == j + 1).sum())
-        if area >= NOISE_FRACTION * areas.min() and min(box[1].start // strip, 2) != min((box[1].stop - 1) // strip, 2):
-            out.append(area)
-    return out
+    image, area, _, _, straddle = _components(x)
+    widest = np.zeros(len(x), dtype=int)  # the largest straddling component of each image (0: none)
+    np.maximum.at(widest, image[straddle], area[straddle])
+    widest = widest[count_shapes(x)[1] == "invalid"]
+    one = (widest > 0) & (widest <= MERGE_FACTOR * shape_areas(x.shape[-1]).max())
+    return {"one shape across a strip border": int(one.sum()),
+            "larger blob across strips": int((widest > 0).sum() - one.sum()), "no shape": int((widest == 0).sum())}
 
 
 THRESHOLD_STEPS = {"foreground": 0.1, "noise_fraction": 0.125, "merge_factor": 0.25}  # one step of each
