@@ -282,6 +282,23 @@ def unet_chunks(sizes=(16, 32, 64, 128, 250), n: int = 512) -> dict:
                 for c in sizes}
 
 
+def hands_unets(chunk: int = 64, n: int = 256) -> dict:
+    """Milliseconds per image and step of notebook 04's U-Nets at its defaults (its model and its 32x32 row's),
+    chunk images at once, best of 3; speed does not depend on the weights, so the networks are untrained."""
+    setup(0, 1)
+    p = notebook_defaults("04_hands")
+    out = {}
+    with torch.no_grad():
+        for size, fold, base, mults, stem in ((p["size"], p["fold"], p["base"], p["mults"], p["stem"]),
+                                              (p["small_size"], p["small_fold"], p["small_base"], p["small_mults"], 0)):
+            net = UNet(1, size, p["T"], fold=fold, base=base, mults=tuple(mults), stem=stem)
+            x = torch.randn(n, 1, size, size)
+            net(x[:chunk], 500)
+            seconds = min(_seconds(lambda: [net(x[i:i + chunk], 500) for i in range(0, n, chunk)]) for _ in range(3))
+            out[f"{size}x{size}, fold {fold}, base {base}"] = seconds / n * 1e3
+    return out
+
+
 def unet_compiled(chunk: int = 64, reps: int = 20) -> dict:
     """Milliseconds per image of notebook 03's U-Net (chunk images at once, one thread) as the notebooks run it,
     in channels-last memory and through torch.compile (inductor), the seconds compiling took, and each variant's
@@ -372,6 +389,8 @@ def main() -> None:
     chunks = in_fresh_process(unet_chunks)
     print("\nnotebook 03's U-Net, ms per image by chunk (images at once): "
           + ", ".join(f"{c}: {ms:.2f}" for c, ms in chunks.items()))
+    print("notebook 04's U-Nets, 64 images at once, ms per image: "
+          + ", ".join(f"{name}: {ms:.2f}" for name, ms in in_fresh_process(hands_unets).items()))
     _print_compiled(in_fresh_process(unet_compiled))
     b = in_fresh_process(bf16_sampling)
     print(f"\nsampling notebook 03's U-Net ({b['n']} images, its sampler and seed), fp32 against bf16 autocast from the "

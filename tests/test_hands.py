@@ -136,7 +136,71 @@ def test_hand_labels():
     assert hands.hand_labels([5]).tolist() == [False]
 
 
+@pytest.fixture(scope="module")
+def wide():
+    """Hands of 3 to 7 fingers at 64x64 with fingers at least 3 px apart, and their metadata."""
+    return hands.make_hands(250, seed=4, size=64, fingers=np.tile([3, 4, 5, 6, 7], 50), min_gap=3.0)
+
+
+def finger_gaps(meta, size):
+    """The smallest distance (px) between neighbouring fingers along the nominal counting circles, per hand."""
+    s = size / hands.UNIT
+    gaps = []
+    for m in meta:
+        a = m["palm"][0] / s
+        rho = np.linspace(hands.COUNT_RADII[0] * a, hands.COUNT_RADII[-1] * a, 5)[:, None] * s
+        t = np.radians(np.arange(0, 360, 1.0))[None]
+        points = np.stack([rho * np.sin(t), rho * np.cos(t)], -1).reshape(-1, 2)
+        clearance = hands._segment_distance(points, np.array(m["starts"]), np.array(m["ends"])) - np.array(m["widths"])[:, None] / 2
+        gaps.append(2 * np.sort(clearance, 0)[1].min())
+    return np.array(gaps)
+
+
+def test_min_gap_keeps_fingers_apart_and_its_default_is_the_old_drawing(wide):
+    _, meta = wide
+    assert finger_gaps(meta, 64).min() >= 3.0 and min(min(m["widths"]) for m in meta) >= 3.0
+    default, meta_default = hands.make_hands(200, seed=5, size=64)
+    assert 2.0 <= finger_gaps(meta_default, 64).min() < 3.0  # the old drawing: MIN_GAP x 2 px at 64
+    same, _ = hands.make_hands(200, seed=5, size=64, min_gap=2.0)
+    assert np.array_equal(default, same)
+
+
+def test_both_counters_read_every_wide_hand(wide):
+    images, meta = wide
+    fingers = np.array([m["fingers"] for m in meta])
+    counts, labels = hands.read_hands(images)
+    assert np.array_equal(counts, np.stack([fingers, fingers], 1))
+    assert labels.tolist() == ["in_support" if k == 5 else "hallucinated" for k in fingers]
+
+
+def test_second_counter_on_drawn_stars_and_unreadable_images():
+    assert hands.count_fingers_opened(star([-90, -45, 0, 45, 90, 135], size=64, palm=10, reach=24, half_width=2.4)).tolist() == [6]
+    assert hands.count_fingers_opened(star([0, 40, 80, 120, 160], size=64, palm=10, reach=24, half_width=2.4)).tolist() == [5]
+    blank = np.zeros((2, 64, 64), np.float32)
+    blank[1, 20:25, 20:25] = 1  # no disk of radius 5 px fits: no palm
+    assert hands.count_fingers_opened(blank).tolist() == [-1, -1]
+
+
+def test_readings_of_two_counts():
+    counts = np.array([[5, 5], [4, 4], [6, 6], [5, 4], [-1, 5], [5, -1], [0, 0]])
+    assert hands._reading(counts).tolist() == ["in_support", "hallucinated", "hallucinated", "disagree",
+                                                "unreadable", "unreadable", "hallucinated"]
+    assert set(hands.READINGS) >= set(hands._reading(counts))
+
+
+def test_threshold_moves_one_row_per_threshold_and_direction(wide):
+    images, _ = wide
+    rows = hands.threshold_moves(images[:40])
+    assert len(rows) == 2 * len(hands.THRESHOLD_STEPS) and all(r["n"] == 40 for r in rows)
+    assert all(r["moved"] == sum(r["moves"].values()) for r in rows)
+    border = [r for r in rows if r["threshold"] == "border" and r["value"] < hands.OPEN_BORDER][0]
+    assert border["value"] == 0.5 and border["counter"] == "opening"
+
+
 @pytest.mark.parametrize("call, name", [
+    (lambda: hands.make_hands(5, 0, size=64, min_gap=1.0), "min_gap"),
+    (lambda: hands.make_hands(5, 0, size=64, min_gap=5.0), "min_gap"),
+    (lambda: hands.make_hands(5, 0, size=64, min_gap="3"), "min_gap"),
     (lambda: hands.make_hands(0, seed=0), "n"),
     (lambda: hands.make_hands(2.5, seed=0), "n"),
     (lambda: hands.make_hands(5, seed=-1), "seed"),
@@ -244,3 +308,11 @@ def test_the_11k_hands_check_reads_the_folder_before_any_compute(fake_11k, tmp_p
         hands.check_dataset("procedural", "nowhere", "dorsal", 40)
     with pytest.raises(ParameterError, match="parameter 'dataset'"):
         hands.check_dataset("photos", fake_11k, "dorsal")
+
+
+def test_read_samples_reads_a_samplers_output_as_read_hands_reads_the_images(wide):
+    import torch
+    images, _ = wide
+    x0 = torch.from_numpy(pixels.to_signed(images[:20]))[:, None]
+    counts, labels = hands.read_samples(x0)
+    assert np.array_equal(counts, hands.read_hands(images[:20])[0]) and labels.shape == (20,)

@@ -24,7 +24,9 @@ REQUIRED_CLAIMS = {
                          "pixel_count_auroc", "strip_pixel_count_auroc", "paper_window_auroc", "fork_auroc",
                          "fork_change_hallucinated", "fork_change_in_support", "paper_window_reverse_reading_auroc",
                          "paper_window_auroc_32"},
-    "04_hands": {"hallucination_rate", "auroc", "removed_at_retention", "retention", "pixel_count_auroc"},
+    "04_hands": {"hallucination_rate", "auroc", "removed_at_retention", "retention", "pixel_count_auroc",
+                 "counter_cross_check_agreement", "hallucination_rate_four", "hallucination_rate_six", "fork_auroc",
+                 "paper_range_auroc_32", "unreadable_rate", "disagree_rate"},
     "05_recursive_training": {"hallucinated_last_none", "hallucinated_last_random", "hallucinated_last_variance",
                               "fid_last_random", "fid_last_variance"},
     "06_training_budget": {"study_steps", "study_paper_window_auroc_last", "study_best_auroc_last",
@@ -111,6 +113,9 @@ def test_section_3_claims_hold():
 def test_section_4_claims_hold():
     c = ours("04_hands")
     assert c["counter_accuracy_training"] == c["counter_accuracy_4"] == c["counter_accuracy_6"] == 1
+    assert c["second_counter_accuracy_training"] == c["second_counter_accuracy_4"] == c["second_counter_accuracy_6"] == 1
+    rates = [c[f"hallucination_rate_{k}"] for k in ("four", "six", "other")]
+    assert abs(sum(rates) - c["hallucination_rate"]) < 2e-4  # the split adds up (rounded to 4 places)
     assert c["hallucination_rate"] > 0
     assert c["retention"] >= 0.95
 

@@ -42,3 +42,29 @@ def test_window_aurocs_one_point_per_candidate_at_its_centre_with_named_windows_
     centres = sorted(float(c.get_children()[0].get_xdata()[0]) for c in ax.containers)
     assert centres == [50.0, 775.0] and len(ax.patches) == 1 and ax.get_xlim() == (1000, 0)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["paper's window", "pixels (no trajectory)"]
+
+
+def test_grid_titles_and_frames_each_image_and_hides_the_empty_cells():
+    x = np.stack([np.full((4, 4), i / 5) for i in range(5)])
+    fig = plots.grid(x, [f"n{i}" for i in range(5)], ["C3", None, "0.6", None, None], "hands", rows=2, cols=3)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(fig.axes) == 6 and len(shown) == 5 and not fig.axes[5].axison
+    assert [ax.get_title() for ax in shown] == ["n0", "n1", "n2", "n3", "n4"]
+    assert [ax.spines["left"].get_visible() for ax in shown] == [True, False, True, False, False]
+    assert np.allclose([ax.images[0].get_array()[0, 0] for ax in shown], x[:, 0, 0])
+
+
+def test_confusion_counts_every_pair_of_readings():
+    fig = plots.confusion(np.array([5, 5, 4, -1, 5]), np.array([5, 4, 4, 5, 5]), ("circles", "opening"))
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["-1", "4", "5"]
+    assert [t.get_text() for t in ax.texts] == ["0", "0", "1", "0", "1", "0", "0", "1", "2"]
+    assert ax.get_ylabel() == "circles" and ax.get_xlabel() == "opening"
+
+
+def test_fork_shares_one_line_per_class_and_the_window_shaded():
+    fig = plots.fork_shares([900, 500, 100], {"hallucinated (3)": ([0.9, 0.2, 0.0], "C3"), "in_support (3)": ([0.8, 0.1, 0.0], "C0")},
+                            (600, 900), 1000)
+    ax = fig.axes[0]
+    assert len(ax.lines) == 2 and len(ax.patches) == 1 and ax.get_xlim() == (1000, 0)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["hallucinated (3)", "in_support (3)", "paper's window"]

@@ -24,7 +24,9 @@ rotated and placed:
     MIN_GAP px outside the palm, every finger's full width reaches MIN_REACH px beyond the outer circle, and
     neighbouring fingers are >= MIN_GAP px apart along each circle. With the ranges above this is a guarantee,
     not a filter: it rejects 2 in 10,000 draws at 7 fingers and none at 4 to 6 (the smallest gap is ~1.0 px,
-    the median 1.2 to 1.5 px).
+    the median 1.2 to 1.5 px). make_hands' min_gap asks for wider gaps (px at the image's size, up to MAX_GAP
+    at 32): then it is a filter, which keeps the hands whose fingers are spread wider or drawn thinner (at 1.5 px,
+    i.e. 3 px at 64x64, about 55%, 42% and 34% of the drawings of four, five and six fingers pass).
 Metadata per image: fingers, hand ("left"/"right"), rotation (degrees), centre (row, col) of the palm in
 continuous pixel coordinates (pixel (i, j) spans [i, i + 1) x [j, j + 1)), palm (a, b) px, scale (size / 32),
 angles (degrees from up, thumb first), and starts, ends, widths of the finger capsules in px in hand
@@ -40,7 +42,17 @@ border), and count the runs of values > 0.5, circularly (a run across angle 0 co
 median over the radii. As no wrist is drawn, nothing but fingers is expected on the circles; on a generated
 image a wrist-like stub would count as a finger. -1 where the image has no foreground or the palm radius is
 below MIN_PALM px (scaled by size / 32).
-"hallucinated" is a count other than 5, including -1. On the drawn hands the counter is exact: all of 20,000
+Second counter (count_fingers_opened), which shares only the threshold and the largest component with the first:
+the palm is the largest component of the morphological opening of the hand with a disk of radius OPEN_RADIUS
+(wider than any finger, narrower than any palm); the fingers are the 8-connected components of the hand outside
+the palm grown by OPEN_BORDER, those of at least MIN_FINGER_AREA counted (lengths px at size 32, scaled). -1 where
+the opening leaves nothing (no disk of radius OPEN_RADIUS fits: the counterpart of MIN_PALM). It reads every
+drawn hand of 3 to 7 fingers at 64x64 with min_gap 3 px, but at 32x32 it fuses fingers 1 px apart (it reads
+about three in four five-finger hands as five): fingers that close are below what it resolves. read_hands
+applies both and labels each image (READINGS): in support (both five), hallucinated (both the same other
+count), disagree, or unreadable (either -1).
+
+"hallucinated" (hand_labels) is a count other than 5, including -1. On the drawn hands the counter is exact: all of 20,000
 five-finger hands and 10,000 each of four and six fingers at size 32, and of 3,000 five-finger hands at 64.
 
 Real data (load_11k_hands): the dataset as distributed, a folder with HandInfo.csv and Hands/*.jpg
@@ -49,6 +61,7 @@ size x size without cropping (the aspect ratio is not kept), values in [0, 1]; t
 """
 import csv
 import math
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +69,7 @@ from PIL import Image
 from scipy import ndimage
 
 from ..support import params
-from .pixels import FOREGROUND, as_images
+from .pixels import FOREGROUND, as_images, to_unit
 
 FIVE = 5  # a hand with any other count is "hallucinated"
 MIN_FINGERS, MAX_FINGERS = 1, 7
@@ -78,6 +91,7 @@ THUMB_REACH = (2.4, 2.6)  # / a, from the palm centre
 THUMB_WIDTH = (0.6, 0.7)  # / a
 ROTATION = 30.0  # degrees, uniform in [-ROTATION, ROTATION]
 MIN_GAP = 1.0  # px (at UNIT) between neighbouring fingers, and between the palm and the circles
+MAX_GAP = 2.0  # px (at UNIT): the widest finger gap make_hands can ask for (its draws are rejected more often)
 MIN_REACH = 0.5  # px (at UNIT): every finger's full width reaches this far beyond the outer circle
 MAX_TRIES = 1000
 
@@ -86,28 +100,87 @@ CORE = 0.5  # palm core: distance >= CORE x palm radius
 CIRCLE_SAMPLES = 720
 MIN_PALM = 2.5  # px at UNIT: a smaller palm radius is no hand (drawn palms: 4.2 to 5.0)
 
+OPEN_RADIUS = 2.5  # px at UNIT: the opening's disk, wider than a thumb (<= 3.5 px), narrower than a palm (>= 8.4)
+OPEN_BORDER = 1.0  # px at UNIT: the palm is grown by this much before the fingers are cut off it
+MIN_FINGER_AREA = 3.0  # px^2 at UNIT: a smaller component outside the palm is no finger (a drawn one: >= ~10)
+# one step of each threshold (counter, default, step), for threshold_moves; the steps are our choice
+THRESHOLD_STEPS = {("circles", "foreground"): (FOREGROUND, 0.1), ("circles", "radii"): (COUNT_RADII, 0.1),
+                   ("opening", "foreground"): (FOREGROUND, 0.1), ("opening", "palm_radius"): (OPEN_RADIUS, 0.5),
+                   ("opening", "border"): (OPEN_BORDER, 0.5), ("opening", "min_area"): (MIN_FINGER_AREA, 1.0)}
+READINGS = ("in_support", "hallucinated", "disagree", "unreadable")
+
 HANDS_URL = "https://sites.google.com/view/11khands"
 ASPECTS = ("dorsal", "palmar", None)
 
 
-def make_hands(n: int, seed: int, size: int = DEFAULT_SIZE, fingers=FIVE) -> tuple[np.ndarray, list[dict]]:
-    """n hands (n x size x size, float32 in [0, 1]) with `fingers` (an int or n ints) fingers; metadata."""
+def make_hands(n: int, seed: int, size: int = DEFAULT_SIZE, fingers=FIVE,
+               min_gap: float | None = None) -> tuple[np.ndarray, list[dict]]:
+    """n hands (n x size x size, float32 in [0, 1]) with `fingers` (an int or n ints) fingers; metadata.
+    min_gap: px (at `size`) between neighbouring fingers along the counting circles; None: MIN_GAP x size / 32."""
     n = params.integer("n", n, low=1)
     rng = np.random.default_rng(params.integer("seed", seed, low=0))
     size = _size(size)
     counts = _fingers(fingers, n)
+    gap = MIN_GAP if min_gap is None else check_min_gap(min_gap, size) * UNIT / size
     images = np.zeros((n, size, size), dtype=np.float32)
     meta = []
     for i in range(n):
-        hand = _draw_hand(rng, int(counts[i]), size)
+        hand = _draw_hand(rng, int(counts[i]), size, gap)
         images[i] = _render(hand, size)
         meta.append(hand)
     return images, meta
 
 
-def count_fingers(images) -> np.ndarray:
-    """Fingers per image (int, -1 where no hand can be read), from the pixels alone."""
-    return np.array([_count_one(image) for image in as_images(images, MIN_SIZE)], dtype=int).reshape(-1)
+def count_fingers(images, foreground: float = FOREGROUND, radii=COUNT_RADII) -> np.ndarray:
+    """Fingers per image (int, -1 where no hand can be read), from the pixels alone: runs crossing circles
+    around the palm (the first counter; its thresholds' defaults are the module's constants)."""
+    x = as_images(images, MIN_SIZE)
+    return np.array([_count_one(image, foreground, radii) for image in x], dtype=int).reshape(-1)
+
+
+def count_fingers_opened(images, foreground: float = FOREGROUND, palm_radius: float = OPEN_RADIUS,
+                         border: float = OPEN_BORDER, min_area: float = MIN_FINGER_AREA) -> np.ndarray:
+    """Fingers per image (int, -1 where no palm can be read), by the second counter, which shares no step with
+    the first but the threshold: the palm is what survives a morphological opening with a disk of radius
+    `palm_radius` (px at size 32, scaled), the fingers the components left outside the palm grown by `border`
+    px, those of at least `min_area` px^2 (at size 32, scaled) counted."""
+    x = as_images(images, MIN_SIZE)
+    return np.array([_count_opened(image, foreground, palm_radius, border, min_area) for image in x],
+                    dtype=int).reshape(-1)
+
+
+def read_hands(images) -> tuple[np.ndarray, np.ndarray]:
+    """Both counters on every image: counts (n x 2: circles, opening) and a label per image (READINGS):
+    "unreadable" where either counter reads no hand, "disagree" where they read different counts, else
+    "in_support" (both five) or "hallucinated" (both the same other count)."""
+    counts = np.stack([count_fingers(images), count_fingers_opened(images)], 1)
+    return counts, _reading(counts)
+
+
+def read_samples(x0) -> tuple[np.ndarray, np.ndarray]:
+    """read_hands of a sampler's output (a tensor N x 1 x size x size in [-1, 1])."""
+    return read_hands(to_unit(x0[:, 0].numpy()))
+
+
+def threshold_moves(images) -> list[dict]:
+    """How many read_hands labels change when each counter threshold moves one step (THRESHOLD_STEPS) down or
+    up from its default, the others kept: one row per threshold and direction, with the moves by (from, to)."""
+    x = as_images(images, MIN_SIZE)
+    counts, base = read_hands(x)
+    rows = []
+    for (counter, name), (default, step) in THRESHOLD_STEPS.items():
+        for sign in (-1, 1):
+            value = np.round(np.add(default, sign * step), 6).tolist()
+            value = tuple(value) if isinstance(value, list) else value
+            moved_counts = counts.copy()
+            column, read = (0, count_fingers) if counter == "circles" else (1, count_fingers_opened)
+            moved_counts[:, column] = read(x, **{name: value})
+            moved = _reading(moved_counts)
+            pairs = zip(base[moved != base], moved[moved != base])
+            rows.append({"counter": counter, "threshold": name, "default": default, "value": value,
+                         "moved": int((moved != base).sum()), "n": len(x),
+                         "moves": dict(sorted(Counter(f"{a} -> {b}" for a, b in pairs).items()))})
+    return rows
 
 
 def hand_labels(counts) -> np.ndarray:
@@ -154,6 +227,11 @@ def load_11k_hands(folder, n: int = 5000, size: int = 128, seed: int = 0,
 # ---- generator
 
 
+def check_min_gap(min_gap: float, size: int) -> float:
+    """The parameter `min_gap` (px at `size`): at least MIN_GAP x size / 32, at most MAX_GAP x size / 32."""
+    return params.real("min_gap", min_gap, low=MIN_GAP * size / UNIT, high=MAX_GAP * size / UNIT)
+
+
 def _size(size):
     """The image size: an integer >= MIN_SIZE, a multiple of SIZE_STEP."""
     size = params.integer("size", size, low=MIN_SIZE)
@@ -176,11 +254,11 @@ def _fingers(fingers, n):
     return counts.astype(int)
 
 
-def _draw_hand(rng, fingers, size):
+def _draw_hand(rng, fingers, size, gap=MIN_GAP):
     """Drawing parameters of one hand that passes the separability check and fits the canvas."""
     for _ in range(MAX_TRIES):
         hand = _hand_shape(rng, fingers)
-        if not _separable(hand):
+        if not _separable(hand, gap):
             continue
         hand["left"] = bool(rng.random() < 0.5)
         hand["rotation"] = float(rng.uniform(-ROTATION, ROTATION))
@@ -228,8 +306,8 @@ def _tip(base, angle, reach):
     return base + d * (-proj + math.sqrt(proj ** 2 - base @ base + reach ** 2))
 
 
-def _separable(hand):
-    """Whether the nominal counting circles miss the palm, cross every finger and keep fingers apart."""
+def _separable(hand, gap=MIN_GAP):
+    """Whether the nominal counting circles miss the palm, cross every finger and keep fingers `gap` apart."""
     a, b = hand["a"], hand["b"]
     low, high = COUNT_RADII[0] * a, COUNT_RADII[-1] * a
     tips = np.hypot(*hand["ends"].T) - hand["widths"] / 2
@@ -239,7 +317,7 @@ def _separable(hand):
     t = np.radians(np.arange(0, 360, 1.0))[None]
     points = np.stack([rho * np.sin(t), rho * np.cos(t)], -1).reshape(-1, 2)
     clearance = _segment_distance(points, hand["starts"], hand["ends"]) - hand["widths"][:, None] / 2
-    return bool(len(clearance) < 2 or 2 * np.sort(clearance, 0)[1].min() >= MIN_GAP)
+    return bool(len(clearance) < 2 or 2 * np.sort(clearance, 0)[1].min() >= gap)
 
 
 def _segment_distance(points, starts, ends):
@@ -314,9 +392,9 @@ def _placed_fingers(meta):
 # ---- counter
 
 
-def _count_one(image):
+def _count_one(image, foreground=FOREGROUND, radii=COUNT_RADII):
     """The median number of finger runs over the counting circles of one image (-1 if no palm)."""
-    mask = _largest_component(image > FOREGROUND)
+    mask = _largest_component(image > foreground)
     if mask is None:
         return -1
     dt = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
@@ -325,7 +403,33 @@ def _count_one(image):
         return -1
     centre = np.argwhere(dt >= CORE * r).mean(0)
     values = np.where(ndimage.binary_dilation(mask, np.ones((3, 3), bool)), image, 0)
-    return int(np.median([_runs(_circle(values, centre, k * r)) for k in COUNT_RADII]))
+    return int(np.median([_runs(_circle(values, centre, k * r), foreground) for k in radii]))
+
+
+def _count_opened(image, foreground, palm_radius, border, min_area):
+    """Components outside the opened palm of one image's largest component (-1 if the opening is empty)."""
+    s = image.shape[-1] / UNIT
+    mask = _largest_component(image > foreground)
+    palm = None if mask is None else _largest_component(ndimage.binary_opening(mask, _disk(palm_radius * s)))
+    if palm is None:
+        return -1
+    outside = mask & ~ndimage.binary_dilation(palm, _disk(border * s))
+    lab, _ = ndimage.label(outside, structure=np.ones((3, 3), bool))
+    return int((np.bincount(lab.ravel())[1:] >= min_area * s * s).sum())
+
+
+def _disk(radius):
+    """A boolean disk of the given radius (px) on the smallest odd square grid that holds it."""
+    k = int(radius)
+    y, x = np.mgrid[-k:k + 1, -k:k + 1]
+    return x * x + y * y <= radius * radius
+
+
+def _reading(counts):
+    """read_hands' label per row of counts (n x 2)."""
+    agree = counts[:, 0] == counts[:, 1]
+    return np.where((counts < 0).any(1), "unreadable", np.where(~agree, "disagree", np.where(
+        counts[:, 0] == FIVE, "in_support", "hallucinated")))
 
 
 def _largest_component(mask):
@@ -343,9 +447,9 @@ def _circle(values, centre, radius):
     return ndimage.map_coordinates(values, coords, order=1, mode="constant", cval=0.0)
 
 
-def _runs(samples):
-    """Runs of samples above FOREGROUND around a circle (one run across the start counts once)."""
-    on = samples > FOREGROUND
+def _runs(samples, foreground=FOREGROUND):
+    """Runs of samples above `foreground` around a circle (one run across the start counts once)."""
+    on = samples > foreground
     return int((on & ~np.roll(on, 1)).sum())
 
 

@@ -127,3 +127,44 @@ def study_series(ax, records: list[dict], aggregation: str, window: str, field: 
             ax.errorbar(x, v, se if errors else None, fmt="o", ls=ls, capsize=2, **style)
             style.pop("label", None)
     ax.set_xscale("log")
+
+
+def grid(x, titles, frames, title: str = "", rows: int = 4, cols: int = 8):
+    """Grey images x (N x H x W in [0, 1]) in a rows x cols grid, each under its title and framed in its colour
+    from frames (None: no frame)."""
+    fig, axes = plt.subplots(rows, cols, figsize=(1.63 * cols, 1.8 * rows))
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, im, name, colour in zip(axes.flat, x, titles, frames):
+        ax.set_axis_on()
+        ax.imshow(im, cmap="gray", vmin=0, vmax=1)
+        ax.set_title(name, fontsize=9)
+        ax.set(xticks=[], yticks=[])
+        for spine in ax.spines.values():
+            spine.set(visible=colour is not None, color=colour or "k", linewidth=3)
+    fig.suptitle(title)
+    return fig
+
+
+def confusion(a, b, names: tuple[str, str], title: str = ""):
+    """The counts of every pair of readings (a[i], b[i]) as an annotated heatmap: a on the rows, b on the columns."""
+    values = sorted(set(a) | set(b))
+    table = [[int(sum((x == u) & (y == v) for x, y in zip(a, b))) for v in values] for u in values]
+    fig, ax = plt.subplots(figsize=(1.2 + 0.55 * len(values), 1.0 + 0.5 * len(values)))
+    sns.heatmap(table, annot=True, fmt="d", cmap="Blues", cbar=False, xticklabels=values, yticklabels=values, ax=ax,
+                norm=mpl.colors.LogNorm(vmin=1))
+    ax.set(xlabel=names[1], ylabel=names[0], title=title)
+    return fig
+
+
+def fork_shares(forks, shares: dict, window, T: int, title: str = "fork test", window_label: str = "paper's window"):
+    """Per fork timestep, the share of continuations whose counts change, one line per class: shares maps a label
+    to (values per fork, colour); window (t_lo, t_hi) is shaded under window_label."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for label, (values, colour) in shares.items():
+        ax.plot(forks, values, "o-", color=colour, label=label)
+    ax.axvspan(*window, color="C1", alpha=0.15, label=window_label)
+    ax.set(xlim=(T, 0), ylim=(-0.03, 1.03), xlabel="fork timestep t (reverse process runs left to right)",
+           ylabel="continuations whose counts change", title=title)
+    ax.legend(fontsize=8)
+    return fig
