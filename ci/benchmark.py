@@ -1,6 +1,6 @@
 """Speed and memory of training, sampling and the metric on this machine, printed side by side.
 
-    make benchmark        # or: python ci/benchmark.py      (about 6 minutes on 2 cores; not part of the tests)
+    make benchmark        # or: python ci/benchmark.py      (about 12 minutes on 2 cores; not part of the tests)
     python ci/benchmark.py processes   # only training throughput in 1 and 2 CPU processes (data-parallel)
     python ci/benchmark.py bf16        # only notebook 03's sampling in fp32 against bf16 autocast
     python ci/benchmark.py noise       # only the noise's cost against one plain torch.randn
