@@ -28,3 +28,9 @@ def test_foreground_counts_per_image_and_per_strip():
     assert pixels.strip_foreground_pixels(x).tolist() == [[2, 1, 1], [0, 0, 0]]
     with pytest.raises(ValueError, match="with size >= 8; got shape"):
         pixels.as_images(x, min_size=8)
+
+
+def test_label_moves_counts_each_change_by_its_pair():
+    moved = pixels.label_moves(np.array(["a", "b", "b", "c"]), np.array(["a", "c", "c", "a"]))
+    assert moved == {"moved": 3, "n": 4, "moves": {"b -> c": 2, "c -> a": 1}}
+    assert pixels.label_moves([5, 4], [5, 4]) == {"moved": 0, "n": 2, "moves": {}}

@@ -61,7 +61,6 @@ size x size without cropping (the aspect ratio is not kept), values in [0, 1]; t
 """
 import csv
 import math
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +68,7 @@ from PIL import Image
 from scipy import ndimage
 
 from ..support import params
-from .pixels import FOREGROUND, as_images, to_unit
+from .pixels import FOREGROUND, as_images, label_moves, to_unit
 
 FIVE = 5  # a hand with any other count is "hallucinated"
 MIN_FINGERS, MAX_FINGERS = 1, 7
@@ -175,11 +174,8 @@ def threshold_moves(images) -> list[dict]:
             moved_counts = counts.copy()
             column, read = (0, count_fingers) if counter == "circles" else (1, count_fingers_opened)
             moved_counts[:, column] = read(x, **{name: value})
-            moved = _reading(moved_counts)
-            pairs = zip(base[moved != base], moved[moved != base])
             rows.append({"counter": counter, "threshold": name, "default": default, "value": value,
-                         "moved": int((moved != base).sum()), "n": len(x),
-                         "moves": dict(sorted(Counter(f"{a} -> {b}" for a, b in pairs).items()))})
+                         **label_moves(base, _reading(moved_counts))})
     return rows
 
 

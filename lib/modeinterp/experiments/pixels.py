@@ -3,6 +3,8 @@
 Datasets draw images in [0, 1]; diffusion models are trained on [-1, 1] (to_signed) and their samples read back
 in [0, 1] (to_unit). A pixel above FOREGROUND is foreground.
 """
+from collections import Counter
+
 import numpy as np
 
 from ..method.metric import strip_edges
@@ -41,3 +43,13 @@ def strip_foreground_pixels(images, n_strips: int = 3) -> np.ndarray:
     x = as_images(images) > FOREGROUND
     edges = strip_edges(x.shape[-1], n_strips)
     return np.stack([x[:, :, a:b].sum((1, 2)) for a, b in zip(edges, edges[1:])], 1)
+
+
+def label_moves(base, moved) -> dict:
+    """How many of n labels differ between two labellings of the same images (moved, n) and the moves by
+    "from -> to" (moves), as threshold_moves reports them."""
+    base, moved = np.asarray(base), np.asarray(moved)
+    pairs = zip(base[moved != base], moved[moved != base])
+    return {"moved": int((moved != base).sum()), "n": len(base),
+            "moves": dict(sorted(Counter(f"{a} -> {b}" for a, b in pairs).items()))}
+

@@ -24,7 +24,6 @@ The counter reads any image: threshold at 0.5, 8-connected components, each assi
 fall in; see count_shapes for the area rules.
 """
 import math
-from collections import Counter
 
 import numpy as np
 from scipy import ndimage
@@ -151,11 +150,8 @@ def threshold_moves(images) -> list[dict]:
     for name, step in THRESHOLD_STEPS.items():
         for sign in (-1, 1):
             value = round(defaults[name] + sign * step, 6)
-            _, moved = count_shapes(x, **{name: value})
-            pairs = zip(base[moved != base], moved[moved != base])
             rows.append({"threshold": name, "default": defaults[name], "value": value,
-                         "moved": int((moved != base).sum()), "n": len(x),
-                         "moves": dict(sorted(Counter(f"{a} -> {b}" for a, b in pairs).items()))})
+                         **pixels.label_moves(base, count_shapes(x, **{name: value})[1])})
     return rows
 
 
