@@ -423,9 +423,8 @@ def _disk(radius):
 
 def _reading(counts):
     """read_hands' label per row of counts (n x 2)."""
-    agree = counts[:, 0] == counts[:, 1]
-    return np.where((counts < 0).any(1), "unreadable", np.where(~agree, "disagree", np.where(
-        counts[:, 0] == FIVE, "in_support", "hallucinated")))
+    return np.select([(counts < 0).any(1), counts[:, 0] != counts[:, 1], counts[:, 0] == FIVE],
+                     ["unreadable", "disagree", "in_support"], "hallucinated")
 
 
 def _largest_component(mask):

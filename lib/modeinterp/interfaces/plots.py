@@ -6,6 +6,7 @@ from pathlib import Path
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import seaborn as sns
+from sklearn.metrics import confusion_matrix
 
 from ..support.files import atomic
 from ..method.detection import roc
@@ -149,7 +150,7 @@ def grid(x, titles, frames, title: str = "", rows: int = 4, cols: int = 8):
 def confusion(a, b, names: tuple[str, str], title: str = ""):
     """The counts of every pair of readings (a[i], b[i]) as an annotated heatmap: a on the rows, b on the columns."""
     values = sorted(set(a) | set(b))
-    table = [[int(sum((x == u) & (y == v) for x, y in zip(a, b))) for v in values] for u in values]
+    table = confusion_matrix(a, b, labels=values)
     fig, ax = plt.subplots(figsize=(1.2 + 0.55 * len(values), 1.0 + 0.5 * len(values)))
     sns.heatmap(table, annot=True, fmt="d", cmap="Blues", cbar=False, xticklabels=values, yticklabels=values, ax=ax,
                 norm=mpl.colors.LogNorm(vmin=1))
