@@ -7,18 +7,26 @@
 
 Parameter names are checked against each notebook's `parameters` cell before anything runs (papermill itself
 only warns on an unknown name). Outputs are written atomically, with papermill's timing metadata stripped.
+Each notebook's kernel gets the cores free to it ($MODEINTERP_PROCESSES: the cores here divided by --jobs), and
+its peak memory (resident, summed over the kernel and the processes it starts) is measured with its minutes.
 """
 import argparse
 import json
+import os
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
 import papermill as pm
+import psutil
 import yaml
+from jupyter_client.manager import AsyncKernelManager
 
+from modeinterp.support import parallel
 from modeinterp.support.files import atomic
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,15 +78,81 @@ def strip_timings(path: Path) -> None:
     nbformat.write(nb, path)
 
 
-def run(notebook: Path, parameters: dict, out: Path) -> Path:
-    """Execute one notebook with `parameters` into `out`, atomically."""
-    with atomic(out, suffix=".tmp.ipynb") as tmp:
+class PeakMemory:
+    """The peak resident memory of a kernel and every process it starts (their RSS summed, which counts pages they
+    share once per process: an upper bound), polled every `every` seconds in a thread while the block runs."""
+
+    def __init__(self, km: AsyncKernelManager, every: float = 0.2):
+        self.km, self.every, self.peak, self.at = km, every, 0, None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> "PeakMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.every):
+            pid = getattr(self.km.provisioner, "pid", None) if self.km.provisioner else None
+            rss = tree_rss(pid) if pid else 0
+            if rss > self.peak:
+                self.peak, self.at = rss, datetime.now().astimezone()
+
+    @property
+    def mb(self) -> float:
+        """The peak in MB (10^6 bytes)."""
+        return self.peak / 1e6
+
+
+def tree_rss(pid: int) -> int:
+    """Bytes resident in process `pid` and its descendants (0 for those that ended while being read)."""
+    total = 0
+    try:
+        root = psutil.Process(pid)
+        for p in [root] + root.children(recursive=True):
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+    except psutil.Error:
+        pass
+    return total
+
+
+def run(notebook: Path, parameters: dict, out: Path) -> tuple[Path, float]:
+    """Execute one notebook with `parameters` into `out`, atomically; return it and its kernel's peak memory (MB)."""
+    km = AsyncKernelManager(kernel_name="python3")
+    with atomic(out, suffix=".tmp.ipynb") as tmp, PeakMemory(km) as memory:
         pm.execute_notebook(str(notebook), str(tmp), parameters=parameters, cwd=str(notebook.parent),
-                            kernel_name="python3", progress_bar=False)
+                            kernel_name="python3", progress_bar=False, km=km)
+        cell = cell_at(tmp, memory.at)
         strip_timings(tmp)
-    print(f"ran {notebook.relative_to(ROOT)} -> {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}",
-          flush=True)
-    return out
+    print(f"ran {shown(notebook)} -> {shown(out)}; "
+          f"peak memory {memory.mb:,.0f} MB" + (f" (code cell {cell})" if cell is not None else ""), flush=True)
+    return out, memory.mb
+
+
+def shown(path: Path) -> Path:
+    """A path as printed: relative to the repository where it lies in it."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
+def cell_at(path: Path, when: datetime | None) -> int | None:
+    """The number (1 = the first code cell) of the code cell that was running at `when`, from papermill's
+    timing metadata; None if none was."""
+    if when is None:
+        return None
+    code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    for number, cell in enumerate(code, 1):
+        times = cell.metadata.get("papermill", {})
+        start, end = times.get("start_time"), times.get("end_time")
+        if start and end and datetime.fromisoformat(start) <= when <= datetime.fromisoformat(end):
+            return number
+    return None
 
 
 def parameters_for(notebook: Path, args) -> dict:
@@ -136,21 +210,23 @@ def main(argv=None) -> None:
         sys.exit("non-default parameters need --out DIR: the committed notebooks hold the default run")
     if args.jobs < 1:
         sys.exit(f"--jobs must be a positive integer; got {args.jobs}")
+    os.environ.setdefault(parallel.PROCESSES_ENV, str(max(1, parallel.free_cores() // args.jobs)))
     start = time.perf_counter()
     with ThreadPoolExecutor(args.jobs) as pool:
         futures = {job[0].stem: pool.submit(timed, *job) for job in longest_first(jobs, lambda job: job[0].stem)}
-        minutes = {stem: f.result() for stem, f in futures.items()}
+        measured = {stem: f.result() for stem, f in futures.items()}
     wall = (time.perf_counter() - start) / 60
     print(f"{len(jobs)} notebook(s) in {wall:.1f} min wall-clock, {args.jobs} at once")
     if args.timings:
-        record_timings(minutes, args.timings, wall, args.jobs)
+        whole = sorted(nb.stem for nb in notebooks) == sorted(nb.stem for nb in NOTEBOOKS.glob("[0-9]*.ipynb"))
+        record_timings(measured, args.timings, wall if whole else None, args.jobs)
 
 
-def timed(notebook: Path, parameters: dict, out: Path) -> float:
-    """Run one notebook; return its wall-clock minutes."""
+def timed(notebook: Path, parameters: dict, out: Path) -> tuple[float, float]:
+    """Run one notebook; return its wall-clock minutes and its kernel's peak memory (MB)."""
     start = time.perf_counter()
-    run(notebook, parameters, out)
-    return (time.perf_counter() - start) / 60
+    _, peak_mb = run(notebook, parameters, out)
+    return (time.perf_counter() - start) / 60, peak_mb
 
 
 def timings_path() -> Path:
@@ -159,7 +235,8 @@ def timings_path() -> Path:
 
 
 def recorded_timings() -> dict:
-    """figures/timings.json: {"notebooks": {stem: {kind: minutes}}, "runs": {kind: {"minutes", "jobs"}}}."""
+    """figures/timings.json: {"notebooks": {stem: {kind: minutes, kind_peak_mb: MB}}, "runs": {kind: {"minutes",
+    "jobs"}}}; a run is recorded only when it ran every notebook."""
     path = timings_path()
     return json.loads(path.read_text()) if path.exists() else {"notebooks": {}, "runs": {}}
 
@@ -175,16 +252,18 @@ def longest_first(things: list, stem_of) -> list:
     return sorted(things, key=lambda thing: -minutes(thing))
 
 
-def record_timings(minutes: dict, kind: str, wall: float, jobs: int) -> None:
-    """Merge this run's minutes per notebook and its wall-clock total into figures/timings.json (read by
-    `make benchmark`)."""
+def record_timings(measured: dict, kind: str, wall: float | None, jobs: int) -> None:
+    """Merge this run's minutes and peak memory per notebook ({stem: (minutes, MB)}) and, for a run of every
+    notebook (wall not None), its wall-clock total into figures/timings.json (read by `make benchmark`)."""
     path, table = timings_path(), recorded_timings()
-    for stem, m in minutes.items():
-        table["notebooks"].setdefault(stem, {})[kind] = round(m, 2)
-    table["runs"][kind] = {"minutes": round(wall, 2), "jobs": jobs}
+    for stem, (minutes, peak_mb) in measured.items():
+        table["notebooks"].setdefault(stem, {}).update({kind: round(minutes, 2), f"{kind}_peak_mb": round(peak_mb)})
+    if wall is not None:
+        table["runs"][kind] = {"minutes": round(wall, 2), "jobs": jobs}
     with atomic(path) as tmp:
         tmp.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
-    print(f"{kind}-cache minutes recorded in {path.relative_to(ROOT)}: {', '.join(f'{s} {m:.1f}' for s, m in minutes.items())}")
+    print(f"{kind}-cache minutes and peak MB recorded in {path.relative_to(ROOT)}: "
+          + ", ".join(f"{s} {m:.1f} min {mb:,.0f} MB" for s, (m, mb) in measured.items()))
 
 
 if __name__ == "__main__":

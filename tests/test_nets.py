@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from modeinterp.method.diffusion import cosine_schedule, eps_loss
-from modeinterp.method.nets import ToyMLP, UNet
+from modeinterp.method.nets import ChannelsLast, ToyMLP, UNet, for_sampling
 from modeinterp.support.runtime import generator
 
 
@@ -130,3 +130,24 @@ def test_a_stem_adds_full_resolution_convolutions_around_the_folded_unet():
         assert m(x, 3).shape == x.shape and m.features(x, 3).shape == (2, 64)
     assert seen[0] == (2, 8 * 16, 16, 16)  # the stem's 8 features, folded 4 x 4
     assert n_params(m) > n_params(UNet(fold=4, base=16)) and UNet().stem is None
+
+
+def test_the_samplers_channels_last_unet_is_the_same_function_to_float_rounding():
+    model = UNet(T=10, fold=2, base=16).eval()
+    with torch.no_grad():  # weights away from the zero-initialised output layer, so that outputs are not all 0
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=generator(1)))
+    fast = for_sampling(model)
+    x = torch.randn(24, 1, 32, 32, generator=generator(0))
+    assert isinstance(fast, ChannelsLast) and fast.model is not model
+    assert model.inp.weight.is_contiguous()  # the caller's model keeps its layout (training's)
+    assert fast.model.inp.weight.is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        plain, last = model(x, 5), fast(x, 5)
+        assert plain.abs().max() > 0.1
+        torch.testing.assert_close(last, plain, rtol=1e-4, atol=1e-5)
+        for chunk in (1, 7, 16):  # its rows depend on how many are computed at once, to rounding only
+            torch.testing.assert_close(torch.cat([fast(x[i:i + chunk], 5) for i in range(0, 24, chunk)]), last,
+                                       rtol=1e-4, atol=1e-5)
+    mlp = ToyMLP(2, 10)
+    assert for_sampling(mlp) is mlp

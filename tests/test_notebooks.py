@@ -237,6 +237,24 @@ def test_the_batch_runner_explains_bad_input_in_one_line(tmp_path, monkeypatch, 
     assert "\n" not in e.value.code and not (tmp_path / "out").exists()
 
 
+def test_the_runner_measures_a_kernels_peak_memory_with_the_processes_it_starts(tmp_path):
+    sys.path.insert(0, str(ROOT / "ci"))
+    import run_notebooks
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import time"),
+        nbformat.v4.new_code_cell("import subprocess, sys\n"
+                                  "p = subprocess.Popen([sys.executable, '-c', "
+                                  "'import time; b = bytearray(300_000_000); time.sleep(3)'])\n"
+                                  "p.wait()"),
+        nbformat.v4.new_code_cell("time.sleep(0.5)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "memory.ipynb"
+    nbformat.write(nb, path)
+    out, mb = run_notebooks.run(path, {}, tmp_path / "out.ipynb")
+    assert out.exists() and 300 < mb < 1000  # the child's 300 MB, plus two Python processes
+
+
 def test_the_batch_runner_rejects_an_unknown_parameter(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "ci" / "run_notebooks.py"), "notebooks/01_gaussian_1d.ipynb",
                         "-p", "n_sampels", "10", "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
@@ -251,10 +269,12 @@ def test_timings_are_recorded_per_notebook_and_kind(tmp_path, monkeypatch):
 
     monkeypatch.setattr(run_notebooks, "ROOT", tmp_path)
     (tmp_path / "figures").mkdir()
-    run_notebooks.record_timings({"01_a": 1.234}, "cold", 1.3, 1)
-    run_notebooks.record_timings({"01_a": 0.5, "02_b": 2.0}, "warm", 2.1, 2)
+    run_notebooks.record_timings({"01_a": (1.234, 812.4)}, "cold", 1.3, 1)
+    run_notebooks.record_timings({"01_a": (0.5, 700.0), "02_b": (2.0, 1500.6)}, "warm", 2.1, 2)
+    run_notebooks.record_timings({"02_b": (1.0, 900.0)}, "warm", None, 1)  # one notebook: not a whole run
     assert json.loads((tmp_path / "figures" / "timings.json").read_text()) == {
-        "notebooks": {"01_a": {"cold": 1.23, "warm": 0.5}, "02_b": {"warm": 2.0}},
+        "notebooks": {"01_a": {"cold": 1.23, "cold_peak_mb": 812, "warm": 0.5, "warm_peak_mb": 700},
+                      "02_b": {"warm": 1.0, "warm_peak_mb": 900}},
         "runs": {"cold": {"minutes": 1.3, "jobs": 1}, "warm": {"minutes": 2.1, "jobs": 2}}}
     assert run_notebooks.longest_first(["x", "01_a", "03_new", "02_b"], lambda s: None if s == "x" else s) == [
         "03_new", "02_b", "01_a", "x"]

@@ -1,11 +1,14 @@
 """Several processes through accelerate, on this CPU (gloo): training averages the gradients of the slices of one
 global batch, sampling split by sample index equals one process, and too many processes is a clear error."""
+import os
+
 import pytest
 import torch
 
 from modeinterp.method import diffusion, mixtures, samplers, train
 from modeinterp.experiments import images
 from modeinterp.support import params, parallel
+from modeinterp.method.nets import UNet, for_sampling
 from modeinterp.support.runtime import generator
 
 W = torch.tensor([[1.0, -2.0, 0.5]])
@@ -98,3 +101,33 @@ def test_make_paper_sets_processes_only_in_notebooks_that_have_it(monkeypatch):
     assert run_notebooks.parameters_for(Path("x.ipynb"), args) == {"processes": 2}  # as given
     args.p = None
     assert run_notebooks.parameters_for(Path("x.ipynb"), args) == {}
+
+
+def test_a_notebook_samples_on_every_free_core_and_trains_in_one_process_on_the_cpu(monkeypatch):
+    monkeypatch.setenv(parallel.PROCESSES_ENV, "2")
+    assert parallel.free_cores() == 2
+    assert parallel.notebook_processes(0, "cpu") == (2, 1)
+    assert parallel.notebook_processes(1, "cpu") == (1, 1)
+    monkeypatch.setenv(parallel.PROCESSES_ENV, "1")  # `make reproduce` running two notebooks at once on 2 cores
+    assert parallel.notebook_processes(0, "cpu") == (1, 1)
+    monkeypatch.delenv(parallel.PROCESSES_ENV)
+    assert 1 <= parallel.free_cores() <= (os.cpu_count() or 1)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    assert parallel.notebook_processes(0, "cuda") == (3, 3)  # GPUs train data-parallel too
+    with pytest.raises(params.ParameterError, match="'processes'"):
+        parallel.notebook_processes(-1, "cpu")
+    monkeypatch.setenv(parallel.PROCESSES_ENV, "two")
+    with pytest.raises(ValueError, match="MODEINTERP_PROCESSES must be a positive integer"):
+        parallel.free_cores()
+
+
+def test_a_channels_last_unet_samples_the_same_in_two_processes_as_in_one():
+    model = UNet(T=10, fold=2, base=16).eval()  # its rows' rounding depends on the rows computed at once
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=generator(1)))
+    fast, schedule = for_sampling(model), diffusion.cosine_schedule(10)
+    kw = dict(n_steps=5, windows=[(0, 4)], chunk=8, noise="posterior", clip=1.0, progress=False)
+    one = samplers.ddpm(fast, schedule, 18, (1, 32, 32), generator(3), **kw)  # chunks of 8, 8 and 2 rows
+    two = samplers.ddpm(fast, schedule, 18, (1, 32, 32), generator(3), processes=2, **kw)  # the same (not 8+1 twice)
+    assert torch.equal(two.x0, one.x0) and torch.equal(two.variance[(0, 4)], one.variance[(0, 4)])

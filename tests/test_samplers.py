@@ -127,8 +127,9 @@ def test_samples_and_metric_do_not_depend_on_the_chunk_size(oracle, sampler):
     gm, schedule, eps = oracle
     fn = partial(getattr(samplers, sampler), eps, schedule, 150, (1,), n_steps=50, windows=[(0, 40), (100, 400)],
                  progress=False, **({"eta": 1.0} if sampler == "ddim" else {}))
-    a, b = fn(generator=generator(3), chunk=7), fn(generator=generator(3), chunk=64)
+    a, b = fn(generator=generator(3), chunk=7, n_trajectories=20), fn(generator=generator(3), chunk=64, n_trajectories=20)
     torch.testing.assert_close(a.x0, b.x0, rtol=0, atol=0)
+    assert a.x_t.shape == (50, 20, 1) and torch.equal(a.x_t, b.x_t) and torch.equal(a.x0_hat, b.x0_hat)  # across chunks
     for w in a.variance:
         torch.testing.assert_close(a.variance[w], b.variance[w], rtol=0, atol=0)
     assert a.variance[(0, 40)].std() > 0 and a.x0.std() > 0.5  # not a degenerate run

@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from ..method import detection, diffusion, metric, samplers, windows
+from ..method import detection, diffusion, metric, nets, samplers, windows
 from ..method.detection import Detection
 from ..method.windows import Window
 from ..support import claims
@@ -69,10 +69,11 @@ def window_study(model, schedule: diffusion.Schedule, n: int, shape, *, sampling
                  paper_name: str = "paper's window", processes: int = 1) -> WindowStudy:
     """Probe n_trajectories full trajectories (seed + 1) for the decision window, then draw n samples (seed) with
     strided DDPM (posterior noise, x0_hat clipped to [-1, 1]) and the metric over every window, split over
-    `processes` processes (see samplers.ddpm; the probe runs in this one).
+    `processes` processes (see samplers.ddpm; the probe runs in this one); a U-Net runs in channels-last memory
+    (nets.for_sampling).
     Windows are given as fractions of T: paper_window one pair, candidate_windows a list of pairs; paper_name
     labels the paper's window."""
-    T = schedule.T
+    T, model = schedule.T, nets.for_sampling(model)
     ts = windows.timesteps(T, sampling_steps)
     options = dict(n_steps=sampling_steps, chunk=chunk, **SAMPLER)
     probe = samplers.ddpm(model, schedule, n_trajectories, shape, generator(seed + 1, device),
@@ -90,7 +91,7 @@ def window_study(model, schedule: diffusion.Schedule, n: int, shape, *, sampling
 
 def sampler_step(model, schedule: diffusion.Schedule) -> samplers.DDPMStep:
     """The step rule window_study samples with (SAMPLER), e.g. to replay or fork its samples (samplers.resume)."""
-    return samplers.DDPMStep(model=model, alpha_bar=schedule.alpha_bar.tolist(), **SAMPLER)
+    return samplers.DDPMStep(model=nets.for_sampling(model), alpha_bar=schedule.alpha_bar.tolist(), **SAMPLER)
 
 
 def image_aggregations(size: int, n_strips: int | None = None) -> dict:

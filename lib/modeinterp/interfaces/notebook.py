@@ -10,10 +10,11 @@ from ..support.runtime import device as check_device, setup
 
 
 def start(seed: int, device: str, out_dir, processes: int = 1) -> tuple[torch.device, Path]:
-    """Check the device (and that it holds `processes`) and $MODEINTERP_CACHE, seed everything on one thread, set
+    """Check the device (and that it holds `processes`; 0: every free core or GPU, see
+    parallel.notebook_processes) and $MODEINTERP_CACHE, seed everything on one thread, set
     the plot style and print 'parameters ok'; return the device and the output folder."""
     dev = check_device(device)
-    parallel.check(processes, dev)
+    parallel.notebook_processes(processes, dev)
     train.cache_mode()
     setup(seed)
     plots.style()

@@ -4,6 +4,7 @@ blocks (LayerNorm, LeakyReLU 0.02), sinusoidal time embedding. A small U-Net for
 The released code repeats one block object three times, so its three blocks share weights; here each block has
 its own weights unless `shared_blocks=True` reproduces that quirk.
 """
+import copy
 import math
 
 import torch
@@ -178,6 +179,24 @@ class Stem(nn.Module):
         self.inp = nn.Conv2d(channels, width, 3, padding=1)
         self.head = nn.Sequential(nn.GroupNorm(groups, width), nn.SiLU(), nn.Conv2d(width, width, 3, padding=1),
                                   nn.SiLU(), nn.Conv2d(width, channels, 3, padding=1))
+
+
+class ChannelsLast(nn.Module):
+    """A copy of a convolutional denoiser evaluated in channels-last memory, oneDNN's fast layout for convolutions on
+    a CPU (`make benchmark` measures it): the same function, its outputs equal to float32 rounding. The samplers'
+    path for the U-Nets; training keeps the plain layout, with which the shipped models were made."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = copy.deepcopy(model).to(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor, t) -> torch.Tensor:
+        return self.model(x.contiguous(memory_format=torch.channels_last), t)
+
+
+def for_sampling(model):
+    """The model as the samplers run it: a U-Net in channels-last memory (ChannelsLast), anything else as it is."""
+    return ChannelsLast(model) if isinstance(model, UNet) else model
 
 
 def _upsample(c_in: int, c_out: int) -> nn.Module:

@@ -205,10 +205,14 @@ def reverse(step: Callable, timesteps: Sequence[int], n: int, shape: Sequence[in
 
 
 def _shard(work: Work, n: int, device) -> Samples:
-    """This process's slice of the samples 0..n-1 (in one of parallel.run's processes)."""
+    """This process's slice of the samples 0..n-1 (in one of parallel.run's processes): whole chunks, the same
+    chunks of rows that one process would run, so that a network whose rounding depends on how many rows it
+    computes at once (e.g. oneDNN's convolutions) gives the same samples in any number of processes."""
     index, world = parallel.rank()
     device = parallel.local_device(device)
-    return _rows(work.to(device), n * index // world, n * (index + 1) // world, device)
+    chunks = math.ceil(n / work.chunk)
+    first, stop = (min(n, work.chunk * (chunks * i // world)) for i in (index, index + 1))
+    return _rows(work.to(device), first, stop, device)
 
 
 def _rows(work: Work, first: int, stop: int, device) -> Samples:
@@ -224,17 +228,18 @@ def _rows(work: Work, first: int, stop: int, device) -> Samples:
 @torch.no_grad()
 def _reverse_chunk(work: Work, start: int, rows: int, device, tick: Callable = lambda: None) -> Samples:
     """Samples start..start+rows-1 from x_T to x_0, the variance of x0_hat streamed over every window."""
-    ts, record = work.timesteps, start == 0 and work.n_trajectories > 0
+    ts = work.timesteps
     streams = Streams(work.seed, start, rows, work.shape, len(ts), device)  # x_T, then a draw per step but the last
     x_t = streams.randn()  # x_T ~ N(0, I)
     hal = {w: Welford() for w in work.windows}  # the metric: the variance of x0_hat over each window
-    trajectory = []
-    for t, x_t, x0_hat, x_prev in _walk(work.step, ts, x_t, streams, work.last_step_noise):
+    kept = max(0, min(rows, work.n_trajectories - start))  # rows whose trajectories are recorded
+    trajectory = torch.empty(2, len(ts), kept, *work.shape) if kept else None  # x_t and x0_hat, on the CPU
+    for i, (t, x_t, x0_hat, x_prev) in enumerate(_walk(work.step, ts, x_t, streams, work.last_step_noise)):
         for (lo, hi), welford in hal.items():
             if lo <= t <= hi:
                 welford.add(x0_hat)
-        if record:
-            trajectory.append((x_t[:work.n_trajectories].clone(), x0_hat[:work.n_trajectories].clone()))
+        if kept:
+            trajectory[0, i], trajectory[1, i] = x_t[:kept], x0_hat[:kept]
         x_t = x_prev
         tick()
     return Samples(
@@ -242,8 +247,7 @@ def _reverse_chunk(work: Work, start: int, rows: int, device, tick: Callable = l
         variance={w: welford.variance().cpu() for w, welford in hal.items()},
         local={name: {w: aggregate(welford.variance_map(), x_t).cpu() for w, welford in hal.items()}
                for name, aggregate in work.aggregations.items()},
-        x_t=torch.stack([x for x, _ in trajectory]).cpu() if trajectory else None,
-        x0_hat=torch.stack([x for _, x in trajectory]).cpu() if trajectory else None)
+        x_t=trajectory[0] if kept else None, x0_hat=trajectory[1] if kept else None)
 
 
 def _walk(step: Callable, ts: Sequence[int], x_t: torch.Tensor, streams: Streams, last_step_noise: bool = False):
@@ -287,7 +291,7 @@ def resume(step: Callable, timesteps: Sequence[int], seed: int, index: Sequence[
 
 
 def _joined(work: Work, parts: list[Samples]) -> Samples:
-    """The samples of consecutive parts (chunks, or processes' slices) as one; trajectories from the first."""
+    """The samples of consecutive parts (chunks, or processes' slices) as one."""
     def cat(tensors, empty):
         return torch.cat(tensors) if tensors else empty
 
@@ -296,4 +300,10 @@ def _joined(work: Work, parts: list[Samples]) -> Samples:
         variance={w: cat([p.variance[w] for p in parts], torch.empty(0)) for w in work.windows},
         local={name: {w: cat([p.local[name][w] for p in parts], torch.empty(0)) for w in work.windows}
                for name in work.aggregations},
-        x_t=parts[0].x_t if parts else None, x0_hat=parts[0].x0_hat if parts else None, seed=work.seed)
+        x_t=_trajectories([p.x_t for p in parts]), x0_hat=_trajectories([p.x0_hat for p in parts]), seed=work.seed)
+
+
+def _trajectories(parts: list[torch.Tensor | None]) -> torch.Tensor | None:
+    """The recorded trajectories of consecutive parts (steps x rows x ...) as one, or None if none recorded any."""
+    recorded = [p for p in parts if p is not None]
+    return torch.cat(recorded, dim=1) if len(recorded) > 1 else (recorded[0] if recorded else None)

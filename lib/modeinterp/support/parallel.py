@@ -36,6 +36,7 @@ from . import params
 from .runtime import active, default_threads
 
 BACKENDS = {"cpu": "gloo", "cuda": "nccl"}
+PROCESSES_ENV = "MODEINTERP_PROCESSES"  # cores a notebook may use (the batch runner sets it: cores // notebooks)
 GRACE = 10.0  # seconds a stopped process has to unwind before it is killed
 POLL = 0.5  # seconds between a started process's looks at its parent
 
@@ -57,6 +58,41 @@ def check(processes, device) -> int:
         unit = "CUDA GPUs are" if kind == "cuda" else "CPU cores are"
         params.fail("processes", f"at most {available} ({available} {unit} visible here)", processes)
     return processes
+
+
+def free_cores() -> int:
+    """The cores a notebook may use: $MODEINTERP_PROCESSES if set (`make reproduce` running two notebooks at once
+    on 2 cores sets 1), else those this process may run on (its CPU affinity, capped by a cgroup CPU quota such as
+    Binder's)."""
+    value = os.environ.get(PROCESSES_ENV, "")
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{PROCESSES_ENV} must be a positive integer; got {value!r}")
+        return int(value)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, _cgroup_quota() or cores))
+
+
+def _cgroup_quota() -> int | None:
+    """The CPUs a cgroup v2 quota allows this process (cpu.max 'quota period', rounded down), or None if unset."""
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+    except (OSError, ValueError):
+        return None
+    return None if quota == "max" else max(1, int(quota) // int(period))
+
+
+def notebook_processes(processes: int, device) -> tuple[int, int]:
+    """(sampling, training) processes for a notebook's `processes`: 0 means every free core on the CPU
+    (free_cores) or every GPU on CUDA. Models train data-parallel only on GPUs: on the CPU they train in one
+    process, the path the shipped models were made with (more would change their bits); sampling does not depend
+    on it."""
+    processes = params.integer("processes", processes, low=0)
+    kind = torch.device(device).type
+    if processes == 0:
+        processes = torch.cuda.device_count() if kind == "cuda" else free_cores() if kind == "cpu" else 1
+    processes = check(processes, device)
+    return processes, (processes if kind == "cuda" else 1)
 
 
 def rank() -> tuple[int, int]:
