@@ -5,7 +5,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.modeinterp-installed
 DEVICE ?= cuda
-# notebooks (and test files) run at once by `make reproduce` and `make test`, one thread each
+# notebooks (and test files) run at once by `make reproduce` and `make test`, one thread each; a notebook samples in
+# (cores // JOBS) processes (MODEINTERP_PROCESSES), every core when it runs alone
 JOBS   ?= 2
 
 .PHONY: env reproduce test paper gpu-check browser-check models benchmark readme clean-venv study
@@ -21,7 +22,7 @@ reproduce: env  ## run every notebook at its defaults (in place), write figures/
 	$(BIN)/python ci/readme_table.py
 
 test: env  ## the library's tests and nbval re-executing every committed notebook with the shipped models, JOBS at once
-	MODEINTERP_CACHE=readonly MODEINTERP_PROGRESS=0 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
+	MODEINTERP_CACHE=readonly MODEINTERP_PROGRESS=0 MODEINTERP_PROCESSES=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with ci/nbval_sanitize.cfg -p no:randomly -n $(JOBS) --dist loadfile --no-loadscope-reorder
 
 paper: env  ## the paper's scale (use a GPU; every GPU found trains and samples data-parallel): outputs go to runs/paper/, the committed notebooks stay as they are

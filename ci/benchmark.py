@@ -2,7 +2,8 @@
 
     make benchmark        # or: python ci/benchmark.py      (about 12 minutes on 2 cores; not part of the tests)
     python ci/benchmark.py processes   # only training throughput in 1 and 2 CPU processes (data-parallel)
-    python ci/benchmark.py bf16        # only notebook 03's sampling in fp32 against bf16 autocast
+    python ci/benchmark.py compile     # only the image U-Nets plain, channels-last and compiled
+    python ci/benchmark.py paths       # only notebook 03's sampling: fp32 plain, channels-last, bf16 autocast
     python ci/benchmark.py noise       # only the noise's cost against one plain torch.randn
 
 Every ratio is measured in this run, on one thread per process (the library's default; see README).
@@ -26,10 +27,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from modeinterp import setup
 from modeinterp.experiments import images, pixels, shapes
-from modeinterp.method import detection, diffusion, metric, samplers, train, windows
+from modeinterp.method import detection, diffusion, metric, nets, samplers, train, windows
 from modeinterp.support import parallel
 from modeinterp.support.files import atomic
-from modeinterp.method.nets import ToyMLP, UNet, sinusoidal_embedding
+from modeinterp.method.nets import ToyMLP, UNet, for_sampling, sinusoidal_embedding
 from modeinterp.method.noise import Streams, run_seed
 from modeinterp.support.runtime import generator
 from run_notebooks import recorded_timings  # ci/, beside this file
@@ -73,8 +74,10 @@ def flops(fn) -> int:
     return counter.get_total_flops()
 
 
-def training_rate(model, batch_fn, steps: int, bf16: bool = False, chunk: int = 2048) -> tuple[float, float]:
-    """(seconds per step, GFLOP/s) of train.fit on `model` with eps-prediction, after one warm-up step."""
+def training_rate(model, batch_fn, steps: int, bf16: bool = False, chunk: int = 2048,
+                  count: bool = True) -> tuple[float, float]:
+    """(seconds per step, GFLOP/s) of train.fit on `model` with eps-prediction, after one warm-up step (FLOPs not
+    counted, nan, with count=False: e.g. a compiled model)."""
     schedule = diffusion.linear_schedule(model.temb.shape[0])
 
     def loss(m, x0, g):
@@ -84,7 +87,7 @@ def training_rate(model, batch_fn, steps: int, bf16: bool = False, chunk: int = 
         train.fit(model, batch_fn, loss, 1, 1e-3, generator(0), chunk=chunk, progress=False, bf16=bf16)
 
     one_step()
-    work = flops(one_step)
+    work = flops(one_step) if count else float("nan")
     per_step = min(_seconds(lambda: train.fit(model, batch_fn, loss, steps, 1e-3, generator(0), chunk=chunk,
                                               progress=False, bf16=bf16)) for _ in range(2)) / steps
     return per_step, work / per_step / 1e9
@@ -270,88 +273,125 @@ def shapes_model() -> tuple[dict, images.ImageConfig, torch.nn.Module]:
     return p, config, model
 
 
-def unet_chunks(sizes=(16, 32, 64, 128, 250), n: int = 512) -> dict:
-    """Milliseconds per image of notebook 03's U-Net at each chunk size (best of 3; the outputs do not depend on
-    the chunk, tests/test_nets.py)."""
+def unet_chunks(sizes=(8, 16, 32, 64, 128), n: int = 256) -> dict:
+    """Milliseconds per image of notebook 03's U-Net at each chunk size (images at once, best of 3), plain and in
+    channels-last memory (the samplers' path, nets.for_sampling); the chunk is the notebooks' choice."""
     setup(0, 1)
     p, _, model = shapes_model()
     x = torch.randn(n, 1, p["size"], p["size"])
-    with torch.no_grad():
-        model(x[:sizes[0]], 0)
-        return {c: min(_seconds(lambda: [model(x[i:i + c], 500) for i in range(0, n, c)]) for _ in range(3)) / n * 1e3
-                for c in sizes}
-
-
-def hands_unets(chunk: int = 64, n: int = 256) -> dict:
-    """Milliseconds per image and step of notebook 04's U-Nets at its defaults (its model and its 32x32 row's),
-    chunk images at once, best of 3; speed does not depend on the weights, so the networks are untrained."""
-    setup(0, 1)
-    p = notebook_defaults("04_hands")
     out = {}
     with torch.no_grad():
-        for size, fold, base, mults, stem in ((p["size"], p["fold"], p["base"], p["mults"], p["stem"]),
-                                              (p["small_size"], p["small_fold"], p["small_base"], p["small_mults"], 0)):
-            net = UNet(1, size, p["T"], fold=fold, base=base, mults=tuple(mults), stem=stem)
-            x = torch.randn(n, 1, size, size)
-            net(x[:chunk], 500)
-            seconds = min(_seconds(lambda: [net(x[i:i + chunk], 500) for i in range(0, n, chunk)]) for _ in range(3))
-            out[f"{size}x{size}, fold {fold}, base {base}"] = seconds / n * 1e3
+        for name, net in (("plain", model), ("channels-last", for_sampling(model))):
+            net(x[:sizes[0]], 0)
+            out[name] = {c: min(_seconds(lambda: [net(x[i:i + c], 500) for i in range(0, n, c)])
+                                for _ in range(3)) / n * 1e3 for c in sizes}
     return out
 
 
-def unet_compiled(chunk: int = 64, reps: int = 20) -> dict:
-    """Milliseconds per image of notebook 03's U-Net (chunk images at once, one thread) as the notebooks run it,
-    in channels-last memory and through torch.compile (inductor), the seconds compiling took, and each variant's
-    largest output difference from the notebooks' (fp32 rounding: the samples would not be bit-identical)."""
+def image_unets() -> dict:
+    """Notebook 03's and 04's U-Nets at their defaults (03's shipped model, 04's network untrained: speed does not
+    depend on the weights): {name: (model, image side, chunk, training batch)}."""
     setup(0, 1)
-    p, _, model = shapes_model()
-    x = torch.randn(chunk, 1, p["size"], p["size"])
-    def per_row(f):  # the step as a tensor of one step per row: one compiled graph serves every step
-        return lambda a, t: f(a, torch.full((len(a),), t))
-    variants = {"as run": model, "steps per row": per_row(model)}
-    last = copy.deepcopy(model).to(memory_format=torch.channels_last)
-    variants["channels last"] = lambda a, t: last(a.contiguous(memory_format=torch.channels_last), t)
-    out = {}
+    p03, _, shapes_net = shapes_model()
+    p = notebook_defaults("04_hands")
+    hands_net = UNet(1, p["size"], p["T"], fold=p["fold"], base=p["base"], mults=tuple(p["mults"]), stem=p["stem"])
+    return {f"notebook 03 ({p03['size']}x{p03['size']}, fold {p03['fold']}, base {p03['base']})":
+            (shapes_net.eval(), p03["size"], p03["chunk"], p03["batch"]),
+            f"notebook 04 ({p['size']}x{p['size']}, fold {p['fold']}, base {p['base']})":
+            (hands_net.eval(), p["size"], p["chunk"], p["batch"])}
+
+
+def _per_row(f):
+    """f(x, t) with the step as a tensor of one step per row: one compiled graph then serves every step."""
+    return lambda a, t: f(a, torch.full((len(a),), t))
+
+
+def unet_sampling(n: int = 256, reps: int = 2) -> dict:
+    """Per image U-Net (image_unets): its GFLOP per image and step, and the milliseconds per image and step of
+    the forward pass (the sampler's cost) with the largest output difference from the plain model's, as the
+    notebooks ran it before (plain memory, 64 at once), plain at the notebooks' chunk, in channels-last memory
+    (the notebooks' path now, nets.for_sampling) and compiled (torch.compile of that, inductor), with the
+    seconds compiling took."""
+    return {name: _sampling_variants(model, size, chunk, n, reps)
+            for name, (model, size, chunk, _) in image_unets().items()}
+
+
+def _sampling_variants(model, size: int, chunk: int, n: int, reps: int) -> dict:
+    x = torch.randn(n, 1, size, size, generator=generator(0))
+    variants = {"plain, 64 at once (before)": (model, 64), f"plain, {chunk} at once": (model, chunk),
+                f"channels-last, {chunk} at once (notebooks)": (for_sampling(model), chunk)}
+    row = {"gflop": flops(lambda: model(x[:1], 500)) / 1e9}
     with torch.no_grad():
-        reference = model(x, 500)
+        reference = model(x[:chunk], 500)
         try:
             start = time.perf_counter()
-            compiled = per_row(torch.compile(model, dynamic=False))
-            compiled(x, 500)
-            out["compile_s"] = time.perf_counter() - start
-            variants["torch.compile"] = compiled
+            compiled = _per_row(torch.compile(for_sampling(model), dynamic=False))
+            compiled(x[:chunk], 500)
+            row["compile_s"] = time.perf_counter() - start
+            variants[f"compiled channels-last, {chunk} at once"] = (compiled, chunk)
         except Exception as e:  # no C++ compiler, or an unsupported platform: say so, time the rest
-            out["compile_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
-        for name, f in variants.items():
-            f(x, 499)
-            seconds = min(_seconds(lambda: [f(x, 500 + i) for i in range(reps)]) for _ in range(3))
-            out[name] = (seconds / reps / chunk * 1e3, float((f(x, 500) - reference).abs().max()))
+            row["compile_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
+        for label, (f, c) in variants.items():
+            f(x[:c], 499)
+            seconds = min(_seconds(lambda: [f(x[i:i + c], 500) for i in range(0, n, c)]) for _ in range(reps))
+            row[label] = (seconds / n * 1e3, float((f(x[:chunk], 500) - reference).abs().max()))
+    return row
+
+
+def unet_training(steps: int = 3) -> dict:
+    """Per image U-Net of image_unets: seconds per training step at the notebooks' batch under their bf16
+    autocast, and GFLOP/s, plain (how the shipped models were trained), in channels-last memory, and compiled."""
+    out = {}
+    for name, (model, size, _, batch) in image_unets().items():
+        images = torch.randn(256, 1, size, size, generator=generator(0))
+        row = {}
+        for label in ("plain", "channels-last", "compiled"):
+            net, data = copy.deepcopy(model), images
+            if label == "channels-last":
+                net, data = net.to(memory_format=torch.channels_last), images.contiguous(memory_format=torch.channels_last)
+            try:
+                start = time.perf_counter()
+                net = torch.compile(net) if label == "compiled" else net
+                draw = partial(_rows_of, data, batch)
+                rate = training_rate(net, draw, steps, bf16=True, chunk=batch, count=label != "compiled")
+                row[label] = rate
+                if label == "compiled":
+                    row["compile_s"] = time.perf_counter() - start - 2 * steps * rate[0]
+            except Exception as e:
+                row[f"{label}_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
+        plain_step, plain_rate = row["plain"]
+        work = plain_rate * plain_step  # GFLOP per step, counted on the plain model
+        out[name] = {k: (v[0], work / v[0]) if isinstance(v, tuple) else v for k, v in row.items()}
     return out
 
 
-def bf16_sampling(n: int = 200) -> dict:
-    """Notebook 03's shipped U-Net and sampler in fp32 and under bf16 autocast, from the same noise: seconds, how
-    many samples the shape counter reads differently, and the metric over the last 10 steps (its change per
-    sample, its AUROC)."""
+def sampling_paths(n: int = 200) -> dict:
+    """Notebook 03's shipped U-Net and sampler from the same noise, in fp32 plain (the notebooks' path before), fp32
+    channels-last (the notebooks' path now) and under bf16 autocast: per path the seconds, and against the plain
+    path how many samples the shape counter reads differently, the hallucinated count, and the metric in the
+    paper's window and over the last 10 steps (median change per sample, AUROC)."""
     setup(0, 1)
     p, config, model = shapes_model()
     schedule = diffusion.make_schedule(config.schedule, p["T"])
-    window = windows.last_visited(p["T"], p["sampling_steps"], 10)
+    paper = windows.windows_from_fractions([p["paper_window"]], p["T"])[0]
+    last = windows.last_visited(p["T"], p["sampling_steps"], 10)
     out = {}
-    for name, m in (("fp32", model), ("bf16", Autocast(model))):
+    for name, m in (("fp32, plain", model), ("fp32, channels-last", nets.for_sampling(model)),
+                    ("bf16 autocast", Autocast(model))):
         start = time.perf_counter()
-        run = samplers.ddpm(m, schedule, n, (1, p["size"], p["size"]), generator(p["seed"]), windows=[window],
+        run = samplers.ddpm(m, schedule, n, (1, p["size"], p["size"]), generator(p["seed"]), windows=[paper, last],
                             n_steps=p["sampling_steps"], noise="posterior", clip=1.0, chunk=p["chunk"],
                             progress=False)
         counts, labels = shapes.count_shapes(pixels.to_unit(run.x0[:, 0].numpy()))
         out[name] = dict(seconds=time.perf_counter() - start, counts=counts, hallucinated=labels == "hallucinated",
-                         variance=run.variance[window].numpy())
-    a, b = out["fp32"], out["bf16"]
-    return {"n": n, "fp32_s": a["seconds"], "bf16_s": b["seconds"],
-            "counts_differ": int((a["counts"] != b["counts"]).any(1).sum()),
-            "hallucinated": (int(a["hallucinated"].sum()), int(b["hallucinated"].sum())),
-            "variance_change": float(np.median(np.abs(b["variance"] / a["variance"] - 1))),
-            "auroc": tuple(detection.auroc(o["variance"], o["hallucinated"]) for o in (a, b))}
+                         kept=labels != "invalid", variance={w: run.variance[w].numpy() for w in (paper, last)})
+    plain = out["fp32, plain"]
+    for o in out.values():
+        o["counts_differ"] = int((o["counts"] != plain["counts"]).any(1).sum())
+        o["change"] = {w: float(np.median(np.abs(o["variance"][w] / plain["variance"][w] - 1))) for w in (paper, last)}
+        o["auroc"] = {w: detection.auroc(o["variance"][w][o["kept"]], o["hallucinated"][o["kept"]])
+                      for w in (paper, last)}
+    return {"n": n, "paper": paper, "last": last, "paths": out}
 
 
 def main() -> None:
@@ -365,15 +405,6 @@ def main() -> None:
     mlp_step, mlp_rate = training_rate(mlp, lambda g: data[torch.randint(0, len(data), (10_000,), generator=g)], 10)
     print(f"training, toy MLP (width 128, batch 10,000 in chunks of 2,048): {mlp_step * 1e3:.0f} ms/step, "
           f"{mlp_rate:.1f} GFLOP/s = {mlp_rate / peak:.0%} of peak")
-    unet, images = UNet(T=1000), torch.randn(256, 1, 64, 64)
-    draw = lambda g: images[torch.randint(0, len(images), (64,), generator=g)]  # noqa: E731
-    for bf16 in (False, True):
-        step, rate = training_rate(unet, draw, 3, bf16=bf16, chunk=64)
-        print(f"training, U-Net ({sum(p.numel() for p in unet.parameters()) / 1e6:.2f}M parameters, 64x64, batch 64"
-              f"{', bf16 autocast' if bf16 else ''}): {step:.2f} s/step, {rate:.1f} GFLOP/s = {rate / peak:.0%} of "
-              f"the fp32 peak")
-    print("  (convolution FLOPs are counted as direct 3x3 convolutions; oneDNN's faster algorithms for small\n"
-          "   images do fewer multiplications, so the effective rate can exceed the matmul peak)\n")
     training_processes()
 
     print("\nsampler and metric, N=10,000 2D samples, T=1,000, window of the last 10 steps:")
@@ -387,29 +418,55 @@ def main() -> None:
           f"N=10,000, T=1,000:\n  ours {s['ours_s']:.1f} s, plain {s['plain_s']:.1f} s: {s['plain_s'] / s['ours_s']:.1f}x "
           f"faster; ours runs at {s['ours_gflops']:.1f} GFLOP/s = {s['ours_gflops'] / peak:.0%} of peak")
     chunks = in_fresh_process(unet_chunks)
-    print("\nnotebook 03's U-Net, ms per image by chunk (images at once): "
-          + ", ".join(f"{c}: {ms:.2f}" for c, ms in chunks.items()))
-    print("notebook 04's U-Nets, 64 images at once, ms per image: "
-          + ", ".join(f"{name}: {ms:.2f}" for name, ms in in_fresh_process(hands_unets).items()))
-    _print_compiled(in_fresh_process(unet_compiled))
-    b = in_fresh_process(bf16_sampling)
-    print(f"\nsampling notebook 03's U-Net ({b['n']} images, its sampler and seed), fp32 against bf16 autocast from the "
-          f"same noise:\n  fp32 {b['fp32_s']:.1f} s, bf16 {b['bf16_s']:.1f} s: {b['fp32_s'] / b['bf16_s']:.2f}x faster; "
-          f"{b['counts_differ']} of {b['n']} samples counted differently (hallucinated: {b['hallucinated'][0]} and "
-          f"{b['hallucinated'][1]});\n  the metric over the last 10 steps moves by a median {b['variance_change']:.1%} "
-          f"per sample (AUROC {b['auroc'][0]:.3f} and {b['auroc'][1]:.3f}): more than rounding, so the notebooks "
-          f"sample in fp32")
+    print("\nnotebook 03's U-Net, ms per image by chunk (images at once):")
+    for name, row in chunks.items():
+        print(f"  {name:>14}: " + ", ".join(f"{c}: {ms:.2f}" for c, ms in row.items()))
+    _print_sampling(in_fresh_process(unet_sampling), peak)
+    _print_training(in_fresh_process(unet_training), peak)
+    print("  (convolution FLOPs are counted as direct 3x3 convolutions; oneDNN's faster algorithms for small\n"
+          "   images do fewer multiplications, so the effective rate can exceed the matmul peak)")
+    _print_paths(in_fresh_process(sampling_paths))
     print()
     _print_noise(noise_cost())
     _notebook_minutes()
 
 
-def _print_compiled(c: dict) -> None:
-    """unet_compiled's result, a line per variant."""
-    print("\nnotebook 03's U-Net, 64 images at once, ms per image (largest output difference from the notebooks'):")
-    for name, (ms, diff) in ((k, v) for k, v in c.items() if isinstance(v, tuple)):
-        print(f"  {name:>14}: {ms:.2f} ({diff:.1e})")
-    print(f"  torch.compile took {c['compile_s']:.0f} s" if "compile_s" in c else f"  torch.compile: {c['compile_error']}")
+def _print_sampling(rows: dict, peak: float) -> None:
+    """unet_sampling's result: per U-Net a line per path."""
+    for name, row in rows.items():
+        print(f"\n{name}'s U-Net sampling, {row['gflop']:.3f} GFLOP per image and step, one thread:")
+        for label, (ms, diff) in ((k, v) for k, v in row.items() if isinstance(v, tuple)):
+            rate = row["gflop"] / ms * 1e3
+            print(f"  {label:<42} {ms:5.2f} ms = {rate:5.1f} GFLOP/s = {rate / peak:4.0%} of the fp32 peak "
+                  f"(output differs by {diff:.1e})")
+        print(f"  torch.compile took {row['compile_s']:.0f} s per process and shape" if "compile_s" in row
+              else f"  torch.compile: {row['compile_error']}")
+
+
+def _print_training(rows: dict, peak: float) -> None:
+    """unet_training's result: per U-Net a line per path."""
+    for name, row in rows.items():
+        print(f"\n{name}'s U-Net training (its batch, bf16 autocast as the notebooks train), one thread:")
+        for label in ("plain", "channels-last", "compiled"):
+            if label in row:
+                step, rate = row[label]
+                note = " (the path the shipped models were trained with)" if label == "plain" else ""
+                print(f"  {label:<14} {step:5.2f} s/step = {rate:5.1f} GFLOP/s = {rate / peak:4.0%} of the fp32 peak{note}")
+            else:
+                print(f"  {label:<14} {row.get(label + '_error')}")
+        if "compile_s" in row:
+            print(f"  torch.compile took about {row['compile_s']:.0f} s")
+
+
+def _print_paths(r: dict) -> None:
+    """sampling_paths' result: a line per path."""
+    print(f"\nsampling notebook 03's U-Net ({r['n']} images, its sampler, chunk and seed) along each path from the same "
+          f"noise, against plain fp32:")
+    for name, o in r["paths"].items():
+        print(f"  {name:<20} {o['seconds']:6.1f} s; {o['counts_differ']:3d} of {r['n']} counted differently, "
+              f"{o['hallucinated'].sum()} hallucinated; paper's window: median change {o['change'][r['paper']]:.1e}, "
+              f"AUROC {o['auroc'][r['paper']]:.3f}; last 10 steps: {o['change'][r['last']]:.1e}, "
+              f"AUROC {o['auroc'][r['last']]:.3f}")
 
 
 def _memory_table(cases: dict) -> None:
@@ -423,36 +480,40 @@ def _memory_table(cases: dict) -> None:
 
 
 def _notebook_minutes() -> None:
-    print("\nminutes per notebook at its defaults (2 cores; recorded by `make models` = cold, `make reproduce` = warm):")
+    print("\nminutes and peak memory (MB, the kernel and its processes) per notebook at its defaults, 2 cores;\n"
+          "recorded by `make models` = cold (every model trained) and `make reproduce` = warm (the shipped models):")
     timings = recorded_timings()
     table, runs = timings["notebooks"], timings["runs"]
     if not table:
         print("  no figures/timings.json yet: run `make models` and `make reproduce`")
         return
+    nan = float("nan")
     for stem, t in sorted(table.items()):
-        print(f"  {stem:<24} cold {t.get('cold', float('nan')):5.1f}   warm {t.get('warm', float('nan')):5.1f}")
+        print(f"  {stem:<24} cold {t.get('cold', nan):5.1f} min {t.get('cold_peak_mb', nan):6.0f} MB   "
+              f"warm {t.get('warm', nan):5.1f} min {t.get('warm_peak_mb', nan):6.0f} MB")
     total = {k: sum(t[k] for t in table.values() if k in t) for k in ("cold", "warm")}
     missing = {k: [stem for stem, t in table.items() if k not in t] for k in ("cold", "warm")}
-    print(f"  {'sum':<24} cold {total['cold']:5.1f}   warm {total['warm']:5.1f}"
+    print(f"  {'sum of the notebooks':<24} cold {total['cold']:5.1f} min            warm {total['warm']:5.1f} min"
           + "".join(f"   ({kind}: no record of {', '.join(stems)})" for kind, stems in missing.items() if stems))
     for kind in ("cold", "warm"):
         if kind in runs:
             r = runs[kind]
-            print(f"  {kind} run, wall-clock: {r['minutes']:.1f} min with {r['jobs']} notebook(s) at once")
+            print(f"  the whole {kind} run, wall-clock: {r['minutes']:.1f} min with {r['jobs']} notebook(s) at once")
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["processes"]:  # only the 1-vs-2-process training throughput; nothing written
         training_processes()
         sys.exit()
-    if sys.argv[1:] == ["compile"]:  # only notebook 03's U-Net eager, channels-last and compiled; nothing written
-        _print_compiled(unet_compiled())
+    if sys.argv[1:] == ["compile"]:  # only the image U-Nets plain, channels-last and compiled; nothing written
+        _print_sampling(unet_sampling(), peak_gflops())
+        _print_training(unet_training(), peak_gflops())
         sys.exit()
     if sys.argv[1:] == ["noise"]:  # only the noise against one plain torch.randn; nothing written
         _print_noise(noise_cost())
         sys.exit()
-    if sys.argv[1:] == ["bf16"]:  # only fp32 against bf16 sampling of notebook 03's U-Net; nothing written
-        print(bf16_sampling())
+    if sys.argv[1:] == ["paths"]:  # only notebook 03's sampling along each path (plain, channels-last, bf16)
+        _print_paths(sampling_paths())
         sys.exit()
     start = time.perf_counter()
     buffer = io.StringIO()

@@ -76,9 +76,7 @@ def window_study(model, schedule: diffusion.Schedule, n: int, shape, *, sampling
     T, model = schedule.T, nets.for_sampling(model)
     ts = windows.timesteps(T, sampling_steps)
     options = dict(n_steps=sampling_steps, chunk=chunk, **SAMPLER)
-    probe = samplers.ddpm(model, schedule, n_trajectories, shape, generator(seed + 1, device),
-                          n_trajectories=n_trajectories, **options)
-    agreement = metric.agreement(probe.x0_hat, probe.x0)
+    agreement = _probe(model, schedule, n_trajectories, shape, generator(seed + 1, device), options)
     named = Named(paper=windows.windows_from_fractions([paper_window], T)[0],
                   last=windows.last_visited(T, sampling_steps, last_k),
                   decision=windows.decision_window(ts, agreement, *decision_agreement))
@@ -87,6 +85,13 @@ def window_study(model, schedule: diffusion.Schedule, n: int, shape, *, sampling
     run = samplers.ddpm(model, schedule, n, shape, generator(seed, device), windows=all_windows,
                         aggregations=aggregations, processes=processes, **options)
     return WindowStudy(ts, agreement, named, window_labels(last_k, paper_name), candidates, run)
+
+
+def _probe(model, schedule, n: int, shape, generator, options: dict) -> np.ndarray:
+    """The agreement of x0_hat with the final sample per visited step (metric.agreement) over n full trajectories,
+    which are freed on return."""
+    probe = samplers.ddpm(model, schedule, n, shape, generator, n_trajectories=n, **options)
+    return metric.agreement(probe.x0_hat, probe.x0)
 
 
 def sampler_step(model, schedule: diffusion.Schedule) -> samplers.DDPMStep:

@@ -106,8 +106,13 @@ def posthoc_variance(model, schedule: Schedule, x0: torch.Tensor, steps: list[in
 def agreement(x0_hats: torch.Tensor, x0: torch.Tensor) -> np.ndarray:
     """Per step, the Pearson correlation of x0_hat (steps x N x ...) with the final samples x0 (N x ...),
     averaged over samples: when in the reverse process the model commits to what it will draw."""
-    a = x0_hats.flatten(2).double()
-    b = x0.flatten(1).double()[None].expand_as(a)
-    a, b = a - a.mean(-1, keepdim=True), b - b.mean(-1, keepdim=True)
-    r = (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1)).clamp_min(1e-12)
-    return r.mean(1).numpy()
+    b = x0.flatten(1).double()
+    b = b - b.mean(-1, keepdim=True)
+    return np.array([_mean_correlation(x0_hat.flatten(1).double(), b).item() for x0_hat in x0_hats])
+
+
+def _mean_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The mean over rows of the Pearson correlation of a's rows with b's (b centred), one step at a time so that
+    memory stays O(N x D), not O(steps x N x D)."""
+    a = a - a.mean(-1, keepdim=True)
+    return ((a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1)).clamp_min(1e-12)).mean()
