@@ -295,6 +295,9 @@ def image_unets() -> dict:
     p03, _, shapes_net = shapes_model()
     p = notebook_defaults("04_hands")
     hands_net = UNet(1, p["size"], p["T"], fold=p["fold"], base=p["base"], mults=tuple(p["mults"]), stem=p["stem"])
+    with torch.no_grad():  # away from the zero-initialised output layer, so that output differences mean something
+        for w in hands_net.parameters():
+            w.add_(0.05 * torch.randn(w.shape, generator=generator(1)))
     return {f"notebook 03 ({p03['size']}x{p03['size']}, fold {p03['fold']}, base {p03['base']})":
             (shapes_net.eval(), p03["size"], p03["chunk"], p03["batch"]),
             f"notebook 04 ({p['size']}x{p['size']}, fold {p['fold']}, base {p['base']})":
@@ -312,8 +315,25 @@ def unet_sampling(n: int = 256, reps: int = 2) -> dict:
     notebooks ran it before (plain memory, 64 at once), plain at the notebooks' chunk, in channels-last memory
     (the notebooks' path now, nets.for_sampling) and compiled (torch.compile of that, inductor), with the
     seconds compiling took."""
-    return {name: _sampling_variants(model, size, chunk, n, reps)
+    return {name: {**_sampling_variants(model, size, chunk, n, reps), "shares": op_shares(model, size, chunk)}
             for name, (model, size, chunk, _) in image_unets().items()}
+
+
+def op_shares(model, size: int, chunk: int, top: int = 4) -> dict:
+    """What bounds the samplers' U-Net: the share of its forward time (channels-last, chunk images at once) spent
+    in each of the `top` costliest operators (torch.profiler, self time), the rest summed."""
+    from torch.profiler import ProfilerActivity, profile
+
+    f, x = for_sampling(model), torch.randn(chunk, 1, size, size, generator=generator(0))
+    with torch.no_grad():
+        f(x, 500)
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(5):
+                f(x, 500)
+    events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+    total = sum(e.self_cpu_time_total for e in events)
+    shares = {e.key.removeprefix("aten::"): e.self_cpu_time_total / total for e in events[:top]}
+    return {**shares, "the rest": 1 - sum(shares.values())}
 
 
 def _sampling_variants(model, size: int, chunk: int, n: int, reps: int) -> dict:
@@ -441,6 +461,8 @@ def _print_sampling(rows: dict, peak: float) -> None:
                   f"(output differs by {diff:.1e})")
         print(f"  torch.compile took {row['compile_s']:.0f} s per process and shape" if "compile_s" in row
               else f"  torch.compile: {row['compile_error']}")
+        print("  where the channels-last forward spends its time: "
+              + ", ".join(f"{op} {share:.0%}" for op, share in row["shares"].items()))
 
 
 def _print_training(rows: dict, peak: float) -> None:

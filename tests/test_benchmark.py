@@ -38,3 +38,10 @@ def test_the_noise_is_the_samplers_and_its_baseline_draws_as_many_numbers():
     assert torch.equal(ours[0], run.x_t[0])  # x_T: the sampler's first draw
     plain = benchmark.plain_noise(30, (2, 3), 10)
     assert ours.shape == plain.shape and ours.dtype == plain.dtype
+
+
+def test_the_op_shares_of_a_unet_sum_to_one():
+    from modeinterp.method.nets import UNet
+
+    shares = benchmark.op_shares(UNet(T=1000, fold=2, base=16).eval(), 32, 4, top=3)
+    assert len(shares) == 4 and abs(sum(shares.values()) - 1) < 1e-9 and min(shares.values()) >= 0
