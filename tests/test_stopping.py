@@ -13,8 +13,9 @@ import pytest
 
 from modeinterp.method import train
 
+from helpers import alive, wait_for
+
 TESTS = Path(__file__).resolve().parent
-DEADLINE = 15.0  # seconds to stop: generous for a loaded 2-core machine (here a stop takes well under one)
 
 # Two quick models (stored before the stop), then slow ones that never finish: two run, the rest are queued.
 RUN = """
@@ -36,22 +37,6 @@ except KeyboardInterrupt:
     Path({started!r}, "interrupted").touch()  # and live on, as a notebook's kernel does after an interrupt
     time.sleep(600)
 """
-
-
-def alive(process: psutil.Process) -> bool:
-    """Whether a process still runs (a zombie has ended: only its exit status waits to be collected)."""
-    try:
-        return process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def wait_for(condition, what: str) -> None:
-    """Poll `condition` until it holds; fail if it does not within DEADLINE."""
-    start = time.monotonic()
-    while not condition():
-        assert time.monotonic() - start < DEADLINE, f"not within {DEADLINE:.0f} s: {what}"
-        time.sleep(0.05)
 
 
 def start_run(tmp_path, workers: int, processes: int, quick: int, slow: int):

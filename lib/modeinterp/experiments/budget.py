@@ -71,10 +71,12 @@ def _checkpoint_path(work: Path, step: int) -> Path:
 
 
 def _train(s: dict, work: Path, device: str = "cpu") -> None:
-    """Train the study's model once (on `device`), saving the averaged weights at every checkpoint (atomically)."""
+    """Train the study's model once (on `device`), saving the averaged weights at every checkpoint (atomically),
+    then its losses. An interrupted run resumes from its training checkpoint in `work` (train.Checkpoint): its
+    callback sees the steps after the resumed one, and the step files saved before stay."""
     config = model_config(s)
     setup(s["seed"])
-    if all(_checkpoint_path(work, c).exists() for c in s["checkpoints"]):
+    if (work / "loss.json").exists() and all(_checkpoint_path(work, c).exists() for c in s["checkpoints"]):
         return
     x = torch.from_numpy(pixels.to_signed(shapes.make_shapes(s["n_train"], s["seed"], s["size"])[0]))[:, None]
 
@@ -83,9 +85,11 @@ def _train(s: dict, work: Path, device: str = "cpu") -> None:
             train.save({"config": config.to_dict(), "step": step, "state": {k: v.detach().cpu().clone() for k, v in
                         model.state_dict().items()}}, _checkpoint_path(work, step))
 
-    losses = train.train_model(config, {config.name: x}, progress=False, device=device, callback=keep)["loss"]
+    losses = train.train_model(config, {config.name: x}, progress=False, device=device, callback=keep,
+                               cache_dir=work)["loss"]
     with atomic(work / "loss.json") as tmp:
         tmp.write_text(json.dumps(losses))
+    train.drop_checkpoint(config, work)
 
 
 def evaluate(s: dict, work: Path, step: int, seed: int, device: str = "cpu") -> dict:

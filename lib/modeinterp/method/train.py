@@ -13,6 +13,15 @@ file is detected, reported and retrained, never used. With MODEINTERP_CACHE=read
 a missing or damaged model is an error instead of a training run: that is how CI knows the shipped models still
 match the notebooks' defaults. MODEINTERP_CACHE=readwrite, empty or unset is the default; any other value is an
 error. Missing models train in worker processes that stop with their caller (see support.parallel).
+
+Checkpoints. A run trained for the cache (train_model with cache_dir, as `models` does) saves its whole state every
+CHECKPOINT_SECONDS (5 minutes; $MODEINTERP_CHECKPOINT_SECONDS overrides it) to <cache_dir>/checkpoints/, named like
+its model file (checkpoint_path), atomically and with the same digest header: weights, EMA, optimiser, learning-rate
+schedule, step, the losses so far and the random state of every process (see Checkpoint). A rerun of an interrupted
+run (SIGINT, SIGTERM, SIGKILL, a power cut) resumes from it and ends with the very model, and loss history, that an
+uninterrupted run gives: saving draws no random number and changes no tensor. A checkpoint of another configuration,
+process count or device, or a damaged one, is reported and training starts over. The checkpoint is removed once the
+model file is stored. MODEINTERP_CACHE=readonly trains nothing, so it resumes nothing either.
 """
 import contextlib
 import hashlib
@@ -20,6 +29,7 @@ import io
 import json
 import math
 import os
+import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import as_completed
@@ -43,6 +53,8 @@ CACHE_ENV = "MODEINTERP_CACHE"
 CACHE_MODES = ("readwrite", "readonly")  # readwrite: the default, also when unset or empty
 CACHE_VERSION = 1  # bump when training code changes what a configuration produces
 MAGIC = b"modeinterp-model v1 sha256="
+CHECKPOINT_ENV = "MODEINTERP_CHECKPOINT_SECONDS"
+CHECKPOINT_SECONDS = 300.0  # how often a training run saves its state (see Checkpoint), unless $CHECKPOINT_ENV says
 
 
 DECAYS = ("cosine", "constant")
@@ -51,7 +63,8 @@ DECAYS = ("cosine", "constant")
 def fit(model: torch.nn.Module, draw_batch: Callable, loss: Callable, steps: int, lr: float,
         generator: torch.Generator, warmup: float = 0.05, chunk: int = 2048, progress: bool = True,
         bf16: bool = False, ema: float | None = None, decay: str = "cosine",
-        callback: Callable[[int, torch.nn.Module], None] | None = None) -> list[float]:
+        callback: Callable[[int, torch.nn.Module], None] | None = None,
+        checkpoint: "Checkpoint | None" = None) -> list[float]:
     """Train with Adam, linear warmup over a `warmup` share of the steps, then cosine decay to 0 (or, with
     decay="constant", the peak rate to the end: checkpoints along the way are then trained alike).
 
@@ -59,6 +72,8 @@ def fit(model: torch.nn.Module, draw_batch: Callable, loss: Callable, steps: int
     bf16=True computes the forward pass under bfloat16 autocast (1.5-2.5x faster for the U-Net on a CPU).
     ema: if given, the model ends with the exponential moving average of its weights (decay `ema` per step).
     callback(step, averaged model) is called after every step (steps counted from 1), e.g. to keep checkpoints.
+    checkpoint: the run resumes from its saved state, if any, and saves its state there every checkpoint.seconds
+    (see Checkpoint); the callback then sees only the steps after the resumed one. It changes nothing computed.
     Returns the loss per step. In one of several processes (modeinterp.parallel) each process trains on its slice
     of every batch and the gradients are averaged (see _distributed); one process computes exactly what it
     computed before there were several.
@@ -72,10 +87,12 @@ def fit(model: torch.nn.Module, draw_batch: Callable, loss: Callable, steps: int
     lr_at = lambda s: (s + 1) / n_warm if s < n_warm else (cosine(s) if decay == "cosine" else 1.0)  # noqa: E731
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     engine = _distributed(model, generator, bf16) if parallel.active() else _single(model, generator, bf16)
-    history = []
+    stateful = {"model": model, "opt": opt, "sched": sched, **({} if averaged is None else {"ema": averaged})}
+    generators = [generator, engine.generator]
+    start, history = (0, []) if checkpoint is None else checkpoint.restore(engine, stateful, generators)
     engine.module.train()
-    with tqdm(range(steps), desc=engine.desc, disable=not (show_progress(progress) and engine.main),
-              mininterval=1.0) as bar:
+    with tqdm(range(start, steps), initial=start, total=steps, desc=engine.desc,
+              disable=not (show_progress(progress) and engine.main), mininterval=1.0) as bar:
         for step in bar:
             batch = draw_batch(generator)
             parts = engine.rows(batch).split(chunk)
@@ -94,6 +111,8 @@ def fit(model: torch.nn.Module, draw_batch: Callable, loss: Callable, steps: int
             history.append(total)
             if callback is not None and engine.main:
                 callback(step + 1, model if averaged is None else averaged.module)
+            if checkpoint is not None and step + 1 < steps:
+                checkpoint.keep(step + 1, engine, stateful, generators, history)
             if step % 100 == 0:
                 bar.set_postfix(loss=f"{total:.4f}", refresh=False)
     if averaged is not None:
@@ -116,13 +135,15 @@ class _Engine:
     autocast: Callable
     backward: Callable
     reduce: Callable  # the losses per step -> averaged over the processes
+    agree: Callable  # a flag in each process -> whether it is raised in any (the same answer in every process)
+    gather: Callable  # an object in each process -> all of them on the main process, in rank order
 
 
 def _single(model, generator, bf16) -> _Engine:
     """One process: the model itself, the batch whole, the caller's generator."""
     return _Engine(model, generator, 1, True, "training", lambda batch: batch, lambda last: contextlib.nullcontext(),
                    lambda: torch.autocast(generator.device.type, dtype=torch.bfloat16, enabled=bf16),
-                   lambda value: value.backward(), lambda history: history)
+                   lambda value: value.backward(), lambda history: history, lambda flag: flag, lambda obj: [obj])
 
 
 def _distributed(model, generator, bf16) -> _Engine:
@@ -144,7 +165,73 @@ def _distributed(model, generator, bf16) -> _Engine:
     local = torch.Generator(generator.device).manual_seed(sample_seed(generator.initial_seed(), index))
     return _Engine(ddp, local, world, acc.is_main_process, f"training ({world} processes)", rows,
                    lambda last: contextlib.nullcontext() if last else acc.no_sync(ddp), acc.autocast, acc.backward,
-                   lambda history: acc.reduce(torch.tensor(history, device=acc.device), "mean").tolist())
+                   lambda history: acc.reduce(torch.tensor(history, device=acc.device), "mean").tolist(),
+                   lambda flag: bool(acc.reduce(torch.tensor(float(flag), device=acc.device), "sum")), parallel.gather)
+
+
+def checkpoint_seconds() -> float:
+    """Seconds between a training run's checkpoints: $MODEINTERP_CHECKPOINT_SECONDS (0: after every step, inf:
+    never), else CHECKPOINT_SECONDS."""
+    value = os.environ.get(CHECKPOINT_ENV) or str(CHECKPOINT_SECONDS)
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not seconds >= 0:
+        raise ValueError(f"{CHECKPOINT_ENV} must be a number of seconds (0 or more); got {value!r}")
+    return seconds
+
+
+@dataclass
+class Checkpoint:
+    """Where a training run (fit) keeps its state so that a rerun resumes it bit for bit: weights, EMA, optimiser,
+    schedule, step, the losses so far and every process's random states, saved atomically (see save) every
+    `seconds`. `config` (a configuration's dict) is stored with it: another run's checkpoint is never resumed."""
+
+    path: Path
+    config: dict
+    seconds: float = field(default_factory=checkpoint_seconds)
+    last: float = 0.0  # time.monotonic() of the last save, or of the start
+
+    def restore(self, engine: _Engine, stateful: dict, generators: list) -> tuple[int, list[float]]:
+        """Load the saved state into `stateful` (name -> object with load_state_dict) and `generators`; return the
+        step it was saved after and this process's losses so far: (0, []) without a usable checkpoint."""
+        self.last = time.monotonic()
+        saved = self._read(dict(processes=engine.world, device=generators[0].device.type))
+        if saved is None:
+            return 0, []
+        for name, obj in stateful.items():
+            obj.load_state_dict(saved[name])
+        own = saved["own"][parallel.rank()[0]]
+        for g, state in zip(generators, own["generators"]):
+            g.set_state(state)
+        torch.set_rng_state(own["torch"])
+        return saved["step"], own["loss"]
+
+    def keep(self, step: int, engine: _Engine, stateful: dict, generators: list, history: list[float]) -> None:
+        """Save the state after `step` steps once `seconds` have passed since the last save (the processes decide
+        together, each gives its random states and losses); it draws no random number and changes no tensor."""
+        if not engine.agree(time.monotonic() - self.last >= self.seconds):
+            return
+        own = engine.gather({"generators": [g.get_state() for g in generators], "torch": torch.get_rng_state(),
+                             "loss": history})
+        if engine.main:
+            run = dict(processes=engine.world, device=generators[0].device.type)
+            save({"config": self.config, "run": run, "step": step, "own": own,
+                  **{name: obj.state_dict() for name, obj in stateful.items()}}, self.path)
+        self.last = time.monotonic()
+
+    def _read(self, run: dict) -> dict | None:
+        """The saved state if it is of this configuration and `run` (processes, device), else None: a damaged or
+        foreign file is reported (by the main process) and training starts over."""
+        saved, problem = _payload(self.path, self.config)
+        if problem is None and saved is not None and saved.get("run") != run:
+            problem = f"{self.path} was written by another run ({saved.get('run')}, not {run})"
+        if problem is None:
+            return saved
+        if parallel.rank()[0] == 0:
+            warnings.warn(f"{problem}; training starts over from step 0")
+        return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -191,11 +278,13 @@ class ModelConfig:
 
 
 def train_eps(model: torch.nn.Module, data: torch.Tensor, schedule, config: ModelConfig, device: str = "cpu",
-              progress: bool = True, callback: Callable | None = None) -> dict:
+              progress: bool = True, callback: Callable | None = None,
+              checkpoint: str | os.PathLike | None = None) -> dict:
     """Train a denoiser to predict eps on `data` (one sample per row); return its state and loss history.
 
     Reads from config: seed, T, batch, steps, lr, warmup; low_t_share and low_t_max (see diffusion.sample_t),
-    bf16 and ema where it has them; the extra key decay (see fit). callback: as for fit.
+    bf16 and ema where it has them; the extra key decay (see fit). callback: as for fit. checkpoint: a file the
+    run resumes from and keeps its state in (see Checkpoint).
     """
     data = data.to(device)
     g = generator(config.seed + 1, device)
@@ -210,19 +299,22 @@ def train_eps(model: torch.nn.Module, data: torch.Tensor, schedule, config: Mode
 
     history = fit(model, draw, loss, config.steps, config.lr, g, config.warmup, progress=progress,
                   bf16=getattr(config, "bf16", False), ema=getattr(config, "ema", None),
-                  decay=config.extra.get("decay", "cosine"), callback=callback)
+                  decay=config.extra.get("decay", "cosine"), callback=callback,
+                  checkpoint=None if checkpoint is None else Checkpoint(Path(checkpoint), config.to_dict()))
     state = {k: v.cpu() for k, v in model.state_dict().items()}
     return {"state": state, "loss": history[:: max(1, len(history) // 500)]}
 
 
 def train_model(config: ModelConfig, data: dict | None = None, progress: bool = True, device: str = "cpu",
-                callback: Callable | None = None) -> dict:
+                callback: Callable | None = None, cache_dir: str | os.PathLike | None = None) -> dict:
     """Train the configuration's network (on `device`) on its training set, config.training_data(data); return
-    its state and loss history. callback: as for fit (e.g. to keep checkpoints)."""
+    its state and loss history. callback: as for fit (e.g. to keep checkpoints). cache_dir: resume from the run's
+    checkpoint there (checkpoint_path) and keep one; the caller removes it once it has stored the result."""
     x = config.training_data(data)
     schedule = make_schedule(config.schedule, config.T)
     torch.manual_seed(config.seed)
-    return train_eps(config.build().to(device), x, schedule, config, device, progress, callback)
+    checkpoint = None if cache_dir is None else checkpoint_path(config, cache_dir)
+    return train_eps(config.build().to(device), x, schedule, config, device, progress, callback, checkpoint)
 
 
 def config_key(config: ModelConfig) -> str:
@@ -237,6 +329,11 @@ def cache_path(config: ModelConfig, cache_dir: str | os.PathLike) -> Path:
     return Path(cache_dir) / f"{config.name}-{config_key(config)}.pt"
 
 
+def checkpoint_path(config: ModelConfig, cache_dir: str | os.PathLike) -> Path:
+    """Where a run training `config` for the cache in `cache_dir` keeps its checkpoint (see Checkpoint)."""
+    return Path(cache_dir) / "checkpoints" / f"{config.name}-{config_key(config)}.ckpt"
+
+
 def save(payload: dict, path: str | os.PathLike) -> None:
     """Write a payload atomically, with a digest header that makes corruption detectable."""
     buf = io.BytesIO()
@@ -248,12 +345,12 @@ def save(payload: dict, path: str | os.PathLike) -> None:
 
 
 def load(path: str | os.PathLike) -> dict:
-    """Read a payload written by `save`; ValueError if it is truncated or corrupt."""
+    """Read a payload written by `save` (its tensors on the CPU); ValueError if it is truncated or corrupt."""
     raw = Path(path).read_bytes()
     header, _, data = raw.partition(b"\n")
     if not header.startswith(MAGIC) or hashlib.sha256(data).hexdigest().encode() != header[len(MAGIC):]:
         raise ValueError(f"{path} is truncated or corrupt (digest mismatch)")
-    return torch.load(io.BytesIO(data), weights_only=True)
+    return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
 
 
 def cache_mode() -> str:
@@ -269,15 +366,7 @@ def _lookup(config: ModelConfig, cache_dir, readonly: bool = False) -> dict | No
     """The cached payload of `config`, or None (a corrupt or mismatched file is reported, never used; read-only,
     it is an error that says how to remake that one model)."""
     path = cache_path(config, cache_dir).resolve()
-    if not path.exists():
-        return None
-    try:
-        payload = load(path)
-        problem = None if payload.get("config") == config.to_dict() else f"{path} holds another configuration"
-    except ValueError as e:  # load's: the file is truncated or corrupt (it names the file)
-        problem = str(e)
-    except Exception as e:
-        problem = f"{path} is unreadable ({e})"
+    payload, problem = _payload(path, config.to_dict())
     if problem is None:
         return payload
     if readonly:
@@ -288,14 +377,44 @@ def _lookup(config: ModelConfig, cache_dir, readonly: bool = False) -> dict | No
     return None
 
 
+def _payload(path: Path, config: dict) -> tuple[dict | None, str | None]:
+    """(the payload at `path`, None) if it holds `config`; (None, None) if there is no file; else (None, what is
+    wrong with it)."""
+    if not path.exists():
+        return None, None
+    try:
+        payload = load(path)
+        return (payload, None) if payload.get("config") == config else (None, f"{path} holds another configuration")
+    except ValueError as e:  # load's: the file is truncated or corrupt (it names the file)
+        return None, str(e)
+    except Exception as e:
+        return None, f"{path} is unreadable ({e})"
+
+
+def _store(payload: dict, config: ModelConfig, cache_dir) -> None:
+    """Store a trained model in the cache, then remove the checkpoint of its training (see Checkpoint)."""
+    save(payload, cache_path(config, cache_dir))
+    drop_checkpoint(config, cache_dir)
+
+
+def drop_checkpoint(config: ModelConfig, cache_dir) -> None:
+    """Remove the checkpoint of a run training `config` (its result is stored), and any temporary file of it that a
+    killed run left."""
+    path = checkpoint_path(config, cache_dir)
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):  # support.files.atomic's names
+        tmp.unlink(missing_ok=True)
+    path.unlink(missing_ok=True)
+
+
 def _train_and_store(train: Callable, config: ModelConfig, cache_dir, threads: int = 1) -> dict | None:
     """Train one configuration (in a worker process of a pool, or in each of the processes of parallel.run) and
-    store it atomically, from the main process only; return the payload (None under parallel.run)."""
+    store it atomically (its checkpoint then removed), from the main process only; return the payload (None under
+    parallel.run)."""
     from ..support.runtime import setup
     setup(config.seed, threads)
     payload = {"config": config.to_dict(), **train(config)}
     if parallel.rank()[0] == 0:
-        save(payload, cache_path(config, cache_dir))
+        _store(payload, config, cache_dir)
     return None if parallel.active() else payload
 
 
@@ -308,7 +427,9 @@ def cached_many(configs: list[ModelConfig], train: Callable[[ModelConfig], dict]
     With processes > 1 each missing model trains data-parallel in `processes` processes on `device` (one GPU
     each on CUDA; see parallel and fit), one model after another; `train` must be importable too.
     An interrupt or SIGTERM stops the training at once: queued models are not trained, running ones are stopped
-    and not stored (see parallel.workers); the models stored before stay.
+    and not stored (see parallel.workers); the models stored before stay, and a `train` that keeps checkpoints
+    in cache_dir (train_model with cache_dir, as `models` passes it) resumes from them on the next call: each is
+    removed once its model is stored.
     """
     processes = parallel.check(processes, device)
     if processes > 1 and workers > 1:
@@ -330,7 +451,7 @@ def cached_many(configs: list[ModelConfig], train: Callable[[ModelConfig], dict]
         elif workers <= 1 or len(missing) <= 1:
             for i in missing:
                 payloads[i] = {"config": configs[i].to_dict(), **train(configs[i])}
-                save(payloads[i], cache_path(configs[i], cache_dir))
+                _store(payloads[i], configs[i], cache_dir)
         else:
             with parallel.workers(min(workers, len(missing))) as submit:
                 futures = {submit(_train_and_store, train, configs[i], cache_dir): i for i in missing}
@@ -344,8 +465,9 @@ def models(configs: list[ModelConfig], cache_dir, workers: int = 1, device: str 
            data: dict | None = None, processes: int = 1) -> list[tuple[torch.nn.Module, dict]]:
     """The models of `configs` (on `device`, in eval mode) with their payloads: cached, else trained by
     train_model (on data[name] where `data` is given) in `workers` processes, or each data-parallel in `processes`
-    processes (one GPU each on CUDA; see cached_many). `data` may omit configurations that are in the cache."""
-    fit_one = partial(train_model, data=data, progress=workers <= 1, device=str(device))
+    processes (one GPU each on CUDA; see cached_many). `data` may omit configurations that are in the cache.
+    An interrupted training resumes from its checkpoint in cache_dir (see Checkpoint)."""
+    fit_one = partial(train_model, data=data, progress=workers <= 1, device=str(device), cache_dir=cache_dir)
     payloads = cached_many(configs, fit_one, cache_dir, workers, processes, str(device))
     out = []
     for config, payload in zip(configs, payloads):

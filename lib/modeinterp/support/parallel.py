@@ -151,15 +151,21 @@ def _gathered(fn: Callable, args: tuple, kind: str, out: str) -> None:
     state = PartialState(cpu=kind == "cpu", backend=BACKENDS[kind])
     torch.set_num_threads(default_threads())
     try:
-        result = fn(*args)
-        gathered = [None] * state.num_processes if state.is_main_process else None
-        torch.distributed.gather_object(result, gathered, dst=0)
+        gathered = gather(fn(*args))
         if state.is_main_process:
             with atomic(out) as tmp:
                 torch.save(gathered, tmp)
         state.wait_for_everyone()
     finally:
         torch.distributed.destroy_process_group()  # not state's: it skips this under accelerate's launch wrapper
+
+
+def gather(obj) -> list | None:
+    """The objects `obj` of every process (in `run`), in rank order, on the main process; None in the others."""
+    index, world = rank()
+    gathered = [None] * world if index == 0 else None
+    torch.distributed.gather_object(obj, gathered, dst=0)
+    return gathered
 
 
 @contextmanager
