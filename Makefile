@@ -5,11 +5,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.modeinterp-installed
 DEVICE ?= cuda
-# test files (and notebooks under nbval) run at once by `make test`, one thread each, one sampling process each
+# notebooks (and test files) run at once by `make reproduce` and `make test`, one thread each; each notebook samples
+# in cores // JOBS processes (MODEINTERP_PROCESSES): one each on 2 cores, which keeps every notebook within Binder's
+# memory (see the README's speed section); a notebook run alone samples on every free core
 JOBS   ?= 2
-# notebooks run at once by `make reproduce`: one, so that each samples on every core (cores // NOTEBOOK_JOBS
-# processes, MODEINTERP_PROCESSES), as a reader running it alone does; see the README's speed section
-NOTEBOOK_JOBS ?= 1
 
 .PHONY: env reproduce test paper gpu-check browser-check models benchmark readme clean-venv study
 
@@ -20,7 +19,7 @@ $(STAMP): ci/requirements.txt pyproject.toml
 	touch $@
 
 reproduce: env  ## run every notebook at its defaults (in place), write figures/ and claims, update the README table
-	$(BIN)/python ci/run_notebooks.py --timings warm --jobs $(NOTEBOOK_JOBS)
+	$(BIN)/python ci/run_notebooks.py --timings warm --jobs $(JOBS)
 	$(BIN)/python ci/readme_table.py
 
 test: env  ## the library's tests and nbval re-executing every committed notebook with the shipped models, JOBS at once

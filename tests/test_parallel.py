@@ -116,6 +116,13 @@ def test_a_notebook_samples_on_every_free_core_and_trains_in_one_process_on_the_
     assert parallel.notebook_processes(0, "cuda") == (3, 3)  # GPUs train data-parallel too
     with pytest.raises(params.ParameterError, match="'processes'"):
         parallel.notebook_processes(-1, "cpu")
+    cores = parallel.free_cores()
+    monkeypatch.setattr(parallel, "_cgroup_limits", lambda: (None, 2e9))  # Binder's 2 GB: one process
+    assert parallel.free_cores() == 1
+    monkeypatch.setattr(parallel, "_cgroup_limits", lambda: (1, None))  # a quota of one CPU
+    assert parallel.free_cores() == 1
+    monkeypatch.setattr(parallel, "_cgroup_limits", lambda: (None, 64e9))
+    assert parallel.free_cores() == cores
     monkeypatch.setenv(parallel.PROCESSES_ENV, "two")
     with pytest.raises(ValueError, match="MODEINTERP_PROCESSES must be a positive integer"):
         parallel.free_cores()

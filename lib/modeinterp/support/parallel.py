@@ -62,24 +62,38 @@ def check(processes, device) -> int:
 
 def free_cores() -> int:
     """The cores a notebook may use: $MODEINTERP_PROCESSES if set (`make reproduce` running two notebooks at once
-    on 2 cores sets 1), else those this process may run on (its CPU affinity, capped by a cgroup CPU quota such as
-    Binder's)."""
+    on 2 cores sets 1), else those this process may run on (its CPU affinity, capped by a cgroup CPU quota), and
+    one per GB_PER_PROCESS of a cgroup memory limit (Binder's 2 GB: one), since every process loads torch anew."""
     value = os.environ.get(PROCESSES_ENV, "")
     if value:
         if not value.isdigit() or int(value) < 1:
             raise ValueError(f"{PROCESSES_ENV} must be a positive integer; got {value!r}")
         return int(value)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, _cgroup_quota() or cores))
+    quota, memory = _cgroup_limits()
+    by_memory = None if memory is None else int(memory // (GB_PER_PROCESS * 1e9))
+    return max(1, min(cores, quota or cores, cores if by_memory is None else by_memory))
 
 
-def _cgroup_quota() -> int | None:
-    """The CPUs a cgroup v2 quota allows this process (cpu.max 'quota period', rounded down), or None if unset."""
+GB_PER_PROCESS = 2.0  # a notebook's kernel peaks near 1.2 GB with one process, each further one adds 0.35-0.7 GB
+
+
+def _cgroup_limits() -> tuple[int | None, float | None]:
+    """(CPUs a cgroup quota allows, rounded down; bytes of its memory limit), None where unset (v2, else v1)."""
+    root = Path("/sys/fs/cgroup")
+    cpu = _read(root / "cpu.max") or _read(root / "cpu" / "cpu.cfs_quota_us", root / "cpu" / "cpu.cfs_period_us")
+    memory = _read(root / "memory.max") or _read(root / "memory" / "memory.limit_in_bytes")
+    quota = None if not cpu or cpu[0] in ("max", "-1") else max(1, int(cpu[0]) // int(cpu[1]))
+    limit = None if not memory or memory[0] == "max" or int(memory[0]) >= 2**60 else float(memory[0])
+    return quota, limit
+
+
+def _read(*paths: Path) -> list[str] | None:
+    """The whitespace-separated words of these files, in order; None if one cannot be read."""
     try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-    except (OSError, ValueError):
+        return [word for path in paths for word in path.read_text().split()]
+    except OSError:
         return None
-    return None if quota == "max" else max(1, int(quota) // int(period))
 
 
 def notebook_processes(processes: int, device) -> tuple[int, int]:
