@@ -1,6 +1,6 @@
 """Speed and memory of training, sampling and the metric on this machine, printed side by side.
 
-    make benchmark        # or: python ci/benchmark.py      (about 12 minutes on 2 cores; not part of the tests)
+    make benchmark        # or: python ci/benchmark.py      (15-25 minutes on 2 cores; not part of the tests)
     python ci/benchmark.py processes   # only training throughput in 1 and 2 CPU processes (data-parallel)
     python ci/benchmark.py compile     # only the image U-Nets plain, channels-last and compiled
     python ci/benchmark.py paths       # only notebook 03's sampling: fp32 plain, channels-last, bf16 autocast
