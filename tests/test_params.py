@@ -111,5 +111,6 @@ def test_a_notebook_starts_on_a_checked_device_and_says_so(tmp_path, capsys):
     assert dev.type == "cpu" and out == tmp_path / "figs" and "parameters ok" in capsys.readouterr().out
     with pytest.raises(ValueError, match="device"):
         notebook.start(3, "gpu", tmp_path)
+    notebook.start(3, "cpu", tmp_path, processes=0)  # 0: every free core
     with pytest.raises(params.ParameterError, match="processes"):
-        notebook.start(3, "cpu", tmp_path, processes=0)
+        notebook.start(3, "cpu", tmp_path, processes=-1)
