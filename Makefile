@@ -20,7 +20,7 @@ $(STAMP): ci/requirements.txt pyproject.toml
 
 reproduce: env  ## run every notebook at its defaults (in place), write figures/ and claims, update the README table
 	$(BIN)/python ci/run_notebooks.py --timings warm --jobs $(JOBS)
-	$(BIN)/python ci/readme_table.py
+	$(BIN)/python ci/readme.py
 
 test: env  ## the library's tests and nbval re-executing every committed notebook with the shipped models, JOBS at once
 	MODEINTERP_CACHE=readonly MODEINTERP_PROGRESS=0 MODEINTERP_PROCESSES=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
@@ -42,8 +42,8 @@ study: env  ## the training-budget study of the shapes (an hour or more on 2 cor
 models: env  ## remake every shipped model from scratch by running the notebooks at their defaults
 	$(BIN)/python ci/make_models.py
 
-readme: env  ## regenerate the README results table (figures/*/claims.json) and its links (ci/links.yaml)
-	$(BIN)/python ci/readme_table.py
+readme: env  ## regenerate README.md (from ci/README.template.md) and RESULTS.md from the claims, ci/verdicts.yaml and ci/links.yaml
+	$(BIN)/python ci/readme.py
 
 clean-venv:
 	rm -rf $(VENV)

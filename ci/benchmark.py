@@ -544,4 +544,4 @@ if __name__ == "__main__":
         print(f"\nbenchmark ran in {(time.perf_counter() - start) / 60:.1f} min")
     with atomic(ROOT / "figures" / "benchmark.txt") as tmp:
         tmp.write_text(buffer.getvalue())
-    print("written to figures/benchmark.txt (`make readme` puts it in the README)")
+    print("written to figures/benchmark.txt (the README links it)")
