@@ -36,7 +36,7 @@ gpu-check: env  ## every notebook at the paper's shapes, shortened (ci/gpu_check
 browser-check: env  ## notebook 01 run in JupyterLab in headless Chromium (`apt-get install chromium`): screenshot in runs/browser-check/
 	$(BIN)/python ci/browser_check.py
 
-study: env  ## the training-budget study of the shapes (an hour or more on 2 cores): figures/06_training_budget/study.json
+study: env  ## the training-budget study, shapes and hands to 24,000 steps (hours on 2 cores; resumable): figures/06_training_budget/study*.json
 	$(BIN)/python ci/study.py
 
 models: env  ## remake every shipped model from scratch by running the notebooks at their defaults

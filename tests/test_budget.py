@@ -30,6 +30,11 @@ def test_study_settings_are_checked():
     with pytest.raises(ValueError, match="increasing"):
         budget.study_config(checkpoints=[100, 50])
     assert budget.model_config(budget.study_config()).extra["decay"] == "constant"
+    with pytest.raises(ValueError, match="series must be one of"):
+        budget.study_config("faces")
+    hands = budget.study_config("hands")
+    assert hands["series"] == "hands" and budget.model_config(hands).name == "hands-study"
+    assert budget.model_config(hands).extra["min_gap"] == hands["min_gap"]
 
 
 TINY = dict(checkpoints=[2, 4], n_train=200, n_samples=100, sampling_steps=20, n_trajectories=4, chunk=50,
@@ -48,6 +53,14 @@ def test_a_tiny_study_records_every_checkpoint_and_reruns_without_work(tmp_path)
     assert budget.run_study(s, work, results) == records and results.stat().st_mtime_ns == stamp
     with pytest.raises(ValueError, match="other settings"):
         budget.run_study(budget.study_config(**{**TINY, "n_samples": 120}), work, results)
+
+
+def test_a_tiny_hands_study_labels_by_both_finger_counters(tmp_path):
+    s = budget.study_config("hands", **{**TINY, "checkpoints": [2], "seeds": 1})
+    records = budget.run_study(s, tmp_path / "work", tmp_path / "hands.json")
+    (r,) = records
+    assert r["hallucinated"] + r["in_support"] + r["invalid"] == s["n_samples"]
+    assert set(r["kinds"]) == {"four", "six", "other"} and sum(r["kinds"].values()) == r["hallucinated"]
 
 
 def test_evaluating_a_trained_checkpoint_reports_every_aggregation_with_controls(tmp_path):

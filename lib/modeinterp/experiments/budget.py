@@ -1,7 +1,8 @@
-"""The training-budget study of the simple shapes (`make study`, notebook 06): does detection improve with training?
+"""The training-budget study (`make study`, notebook 06): does detection improve with training?
 
-One training run at a constant learning rate, checkpoints at geometrically spaced steps, and at each checkpoint the
-window study of notebook 03 (see study), labelled by the shape counter, with the same controls. The records are
+Two series, each one training run at a constant learning rate with checkpoints at geometrically spaced steps, and
+at each checkpoint the window study with the controls of its notebook: the simple shapes (notebook 03's network,
+labelled by the shape counter) and the procedural hands (notebook 04's network, labelled by both finger counters). The records are
 written to a JSON file (figures/06_training_budget/study.json for the defaults) that notebook 06 reads: a window's
 results are keyed there by its label (study.window_labels).
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import images, pixels, shapes, study
+from . import hands, images, pixels, shapes, study
 from ..method import detection, diffusion, train
 from ..support import parallel, params
 from ..support.files import atomic
@@ -35,20 +36,28 @@ def slope(x, y, se) -> tuple[float, float]:
 
 
 STUDY = dict(  # notebook 03's data, network and sampler (ci/paper/study.yaml: the paper's scale)
-    size=64, fold=2, base=32, mults=[1, 2, 4], n_train=5000, T=1000, batch=64, lr=0.001, ema=0.995, warmup_steps=150,
-    checkpoints=[750, 1500, 3000, 6000], seeds=2, n_samples=300, n_trajectories=32,
+    series="shapes", size=64, fold=2, base=32, mults=[1, 2, 4], n_train=5000, T=1000, batch=64, lr=0.001, ema=0.995,
+    warmup_steps=150, checkpoints=[750, 1500, 3000, 6000, 12000, 24000], seeds=2, n_samples=300, n_trajectories=32,
     sampling_steps=250, paper_window=[0.70, 0.85], decision_agreement=[0.25, 0.75], last_k=10,
     candidate_windows=[0.0, 0.02, 0.0, 0.05, 0.0, 0.1, 0.1, 0.2, 0.2, 0.3, 0.3, 0.4, 0.4, 0.5, 0.5, 0.6, 0.6, 0.7,
                        0.7, 0.85, 0.85, 1.0],
     retention=0.95, seed=0, chunk=64)
+# notebook 04's procedural hands and network (fold 2, base 16), its paper range t=600..900; the same constant rate
+# and checkpoints as the shapes
+HANDS = {**STUDY, "series": "hands", "base": 16, "min_gap": 3.0, "paper_window": [0.60, 0.90]}
+SERIES = {"shapes": STUDY, "hands": HANDS}
+NAMES = {"shapes": "shapes-study", "hands": "hands-study"}  # the models' names (part of their cache key)
 
 
-def study_config(**overrides) -> dict:
-    """The study's settings: STUDY with `overrides` (unknown names are an error)."""
-    unknown = sorted(set(overrides) - set(STUDY))
+def study_config(series: str = "shapes", **overrides) -> dict:
+    """A series' settings (SERIES: 'shapes' or 'hands') with `overrides` (unknown names are an error)."""
+    if series not in SERIES:
+        raise ValueError(f"series must be one of {sorted(SERIES)}; got {series!r}")
+    defaults = SERIES[series]
+    unknown = sorted(set(overrides) - set(defaults))
     if unknown:
-        raise ValueError(f"unknown study setting(s) {unknown}; allowed: {sorted(STUDY)}")
-    s = {**STUDY, **overrides}
+        raise ValueError(f"unknown study setting(s) {unknown}; allowed: {sorted(defaults)}")
+    s = {**defaults, **overrides, "series": series}
     if sorted(set(s["checkpoints"])) != list(s["checkpoints"]) or s["checkpoints"][0] < 1:
         raise ValueError(f"checkpoints must be increasing positive step counts; got {s['checkpoints']}")
     if s["seeds"] < 1:
@@ -57,13 +66,37 @@ def study_config(**overrides) -> dict:
 
 
 def model_config(s: dict) -> images.ImageConfig:
-    """The image-model configuration of the study's single run: warmup over warmup_steps (whatever the total), then
+    """The image-model configuration of a series' single run: warmup over warmup_steps (whatever the total), then
     a constant rate, so that the checkpoint at s steps does not depend on the last checkpoint; EMA weights."""
     steps = s["checkpoints"][-1]
-    return images.ImageConfig("shapes-study", s["size"], T=s["T"], steps=steps, batch=s["batch"], lr=s["lr"],
+    extra = dict(n_train=s["n_train"], decay="constant")
+    if s["series"] == "hands":
+        extra = dict(n_train=s["n_train"], aspect="dorsal", min_gap=s["min_gap"], decay="constant")
+    return images.ImageConfig(NAMES[s["series"]], s["size"], T=s["T"], steps=steps, batch=s["batch"], lr=s["lr"],
                               seed=s["seed"], arch=dict(fold=s["fold"], base=s["base"], mults=s["mults"]), ema=s["ema"],
-                              warmup=(s["warmup_steps"] + 0.5) / steps,
-                              extra=dict(n_train=s["n_train"], decay="constant"))
+                              warmup=(s["warmup_steps"] + 0.5) / steps, extra=extra)
+
+
+def training_images(s: dict) -> np.ndarray:
+    """A series' training images in [0, 1] (n_train x size x size), drawn with its seed."""
+    if s["series"] == "hands":
+        return hands.make_hands(s["n_train"], s["seed"], s["size"], min_gap=s["min_gap"])[0]
+    return shapes.make_shapes(s["n_train"], s["seed"], s["size"])[0]
+
+
+def label(s: dict, x: np.ndarray) -> dict:
+    """A series' labels of generated images x in [0, 1]: hallucinated and readable (keep) per image, the groups
+    within which the AUROC is also taken (shapes: equal shape count), the pixel baselines, and the counts by kind."""
+    if s["series"] == "hands":
+        counts, reading = hands.read_hands(x)
+        hal, keep = reading == "hallucinated", np.isin(reading, ["in_support", "hallucinated"])
+        kinds = {"four": hal & (counts[:, 0] == 4), "six": hal & (counts[:, 0] == 6)}
+        kinds["other"] = hal & ~kinds["four"] & ~kinds["six"]
+        return dict(hal=hal, keep=keep, groups=None, baselines=hands.baselines(x, keep),
+                    kinds={k: int(v.sum()) for k, v in kinds.items()})
+    counts, labels = shapes.count_shapes(x)
+    return dict(hal=labels == "hallucinated", keep=labels != "invalid", groups=counts.sum(1),
+                baselines=shapes.baselines(x), kinds={})
 
 
 def _checkpoint_path(work: Path, step: int) -> Path:
@@ -78,7 +111,7 @@ def _train(s: dict, work: Path, device: str = "cpu") -> None:
     setup(s["seed"])
     if (work / "loss.json").exists() and all(_checkpoint_path(work, c).exists() for c in s["checkpoints"]):
         return
-    x = torch.from_numpy(pixels.to_signed(shapes.make_shapes(s["n_train"], s["seed"], s["size"])[0]))[:, None]
+    x = torch.from_numpy(pixels.to_signed(training_images(s)))[:, None]
 
     def keep(step, model):
         if step in s["checkpoints"]:
@@ -93,8 +126,8 @@ def _train(s: dict, work: Path, device: str = "cpu") -> None:
 
 
 def evaluate(s: dict, work: Path, step: int, seed: int, device: str = "cpu") -> dict:
-    """The window study of the checkpoint at `step`, sampled with `seed` (on `device`), labelled by the shape
-    counter."""
+    """The window study of the checkpoint at `step`, sampled with `seed` (on `device`), labelled by the series'
+    counters."""
     setup(seed)
     payload = train.load(_checkpoint_path(work, step))
     config = images.ImageConfig.from_dict(payload["config"])
@@ -108,16 +141,15 @@ def evaluate(s: dict, work: Path, step: int, seed: int, device: str = "cpu") -> 
                             decision_agreement=s["decision_agreement"], last_k=s["last_k"],
                             candidate_windows=params.intervals("candidate_windows", s["candidate_windows"]),
                             seed=seed, device=device, chunk=s["chunk"], n_trajectories=s["n_trajectories"],
-                            aggregations=study.image_aggregations(s["size"], n_strips=3))
-    x = pixels.to_unit(ws.run.x0[:, 0].numpy())
-    counts, labels = shapes.count_shapes(x)
-    hal, keep = labels == "hallucinated", labels != "invalid"
+                            aggregations=study.image_aggregations(s["size"], n_strips=3 if s["series"] == "shapes" else None))
+    lab = label(s, pixels.to_unit(ws.run.x0[:, 0].numpy()))
+    hal, keep = lab["hal"], lab["keep"]
     record = dict(step=step, seed=seed, n_samples=s["n_samples"], hallucinated=int(hal.sum()),
                   in_support=int((keep & ~hal).sum()), invalid=int((~keep).sum()),
-                  hallucination_rate=float(hal.mean()), windows={}, detection={})
+                  hallucination_rate=float(hal.mean()), kinds=lab["kinds"], windows={}, detection={})
     if hal.sum() < 2 or (keep & ~hal).sum() < 2:
         return {**record, "minutes": (time.perf_counter() - start) / 60}
-    c = study.compare(ws, hal, keep, s["retention"], counts.sum(1), shapes.baselines(x))
+    c = study.compare(ws, hal, keep, s["retention"], lab["groups"], lab["baselines"])
     for aggregation, d in c.detections.items():
         record["windows"][aggregation] = c.windows[aggregation].labelled(c.labels)
         record["detection"][aggregation] = {label: _row(r) for label, r in d.labelled(c.labels).items()}

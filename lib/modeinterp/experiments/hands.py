@@ -68,7 +68,7 @@ from PIL import Image
 from scipy import ndimage
 
 from ..support import params
-from .pixels import FOREGROUND, as_images, label_moves, to_unit
+from .pixels import FOREGROUND, as_images, foreground_pixels, label_moves, to_unit
 
 FIVE = 5  # a hand with any other count is "hallucinated"
 MIN_FINGERS, MAX_FINGERS = 1, 7
@@ -182,6 +182,14 @@ def threshold_moves(images) -> list[dict]:
 def hand_labels(counts) -> np.ndarray:
     """True ("hallucinated") where a finger count is not 5, including -1 (unreadable)."""
     return np.asarray(counts).reshape(-1) != FIVE
+
+
+def baselines(images, scored) -> dict[str, np.ndarray]:
+    """The scores that never look at a trajectory, beside which the metric is judged on the hands: the foreground
+    pixel count, and its distance from the median count of the `scored` (readable) hands."""
+    foreground = foreground_pixels(images)
+    return {"foreground pixels": foreground,
+            "pixels' distance from the median": np.abs(foreground - np.median(foreground[np.asarray(scored, bool)]))}
 
 
 def check_dataset(name: str, folder, aspect: str | None = "dorsal", size: int = DEFAULT_SIZE) -> None:
