@@ -5,7 +5,7 @@ import torch
 
 from modeinterp.experiments import fork
 from modeinterp.support.runtime import generator
-from modeinterp.method import samplers
+from modeinterp.method import detection, samplers
 
 TS = [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
 
@@ -35,7 +35,24 @@ def test_continuations_change_only_while_the_noise_can_still_flip_the_count():
         assert test.share(kind)[2:].tolist() == [0.0, 0.0]
     assert [r["t"] for r in test.rows()] == [9, 6, 4, 1] and test.detections()[3].auroc == 0.5
     t, best = test.best()
-    assert t in (9, 6) and best.auroc == max(d.auroc for d in test.detections())
+    half, score = test.selection_half(), test.changed.mean(axis=2)
+    assert half.sum() == 8 and half[test.hallucinated].sum() == 4  # half of each class, pairs kept together
+    assert half[:8].tolist() == half[8:].tolist()  # pair i: hallucinated sample i and in-support sample i
+    f = test.timesteps.index(t)
+    assert t in (9, 6) and detection.auroc(score[half, f], test.hallucinated[half]) == max(
+        detection.auroc(score[half, g], test.hallucinated[half]) for g in range(4))  # chosen on one half ...
+    assert best.auroc == detection.auroc(score[~half, f], test.hallucinated[~half])  # ... reported on the other
+    se = test.share_se("hallucinated")
+    assert se[2:].tolist() == [0.0, 0.0] and (se[:2] > 0).all()
+    assert test.detectable_difference(held_out=True) > test.detectable_difference()
+
+
+def test_the_detectable_auroc_difference_is_the_standard_error_at_chance_times_the_normal_quantile():
+    assert detection.detectable_auroc_difference(32, 32) == pytest.approx(1.959964 * np.sqrt(65 / (12 * 32 * 32)))
+    assert detection.detectable_auroc_difference(32, 32) < 0.15 < detection.detectable_auroc_difference(16, 16)
+    assert detection.detectable_auroc_difference(32, 32, level=0.01) > detection.detectable_auroc_difference(32, 32)
+    with pytest.raises(ValueError, match="at least one"):
+        detection.detectable_auroc_difference(0, 5)
 
 
 def test_matched_pairs_share_their_group_and_skip_unmatched():

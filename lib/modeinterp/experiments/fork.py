@@ -45,19 +45,46 @@ class ForkTest:
         score = self.changed.mean(axis=2)
         return [detection.detection(score[:, f], self.hallucinated, retention) for f in range(len(self.timesteps))]
 
-    def best(self) -> tuple[int, Detection]:
-        """The fork timestep whose disagreement has the highest AUROC, and its detection (chosen on the same
-        samples it is reported on: an optimistic number, shown beside every timestep's)."""
-        rows = self.detections()
-        f = int(np.argmax([d.auroc for d in rows]))
-        return self.timesteps[f], rows[f]
+    def selection_half(self) -> np.ndarray:
+        """Per tested sample: True for the half the best fork timestep is chosen on: the samples of even rank
+        within their class, so that a matched pair (see matched: pairs in order) stays on one side."""
+        rank = np.empty(len(self.hallucinated), dtype=int)
+        for rows in (self.hallucinated, ~self.hallucinated):
+            rank[rows] = np.arange(rows.sum())
+        return rank % 2 == 0
+
+    def best(self, retention: float = 0.95) -> tuple[int, Detection]:
+        """The fork timestep whose disagreement has the highest AUROC on the selection half, and its detection
+        on the other half (held out, as the windows are chosen: see detection.compare_windows)."""
+        half, score = self.selection_half(), self.changed.mean(axis=2)
+        ranked = [detection.auroc(score[half, f], self.hallucinated[half]) for f in range(len(self.timesteps))]
+        f = int(np.argmax(ranked))
+        return self.timesteps[f], detection.detection(score[~half, f], self.hallucinated[~half], retention)
+
+    def detectable_difference(self, level: float = 0.05, held_out: bool = False) -> float:
+        """The smallest AUROC difference from chance its samples (all of them, or the held-out half) could find
+        at `level` (detection.detectable_auroc_difference)."""
+        rows = ~self.selection_half() if held_out else np.ones(len(self.hallucinated), dtype=bool)
+        return detection.detectable_auroc_difference(int(self.hallucinated[rows].sum()),
+                                                     int((~self.hallucinated[rows]).sum()), level)
+
+    def share_se(self, kind: str, what: str = "changed") -> np.ndarray:
+        """Per fork timestep, the standard error of share(kind, what), the samples being the units: the spread
+        of each sample's own share over its continuations, divided by the root of the number of samples."""
+        rows = self.hallucinated if params.choice("kind", kind, CLASSES) == "hallucinated" else ~self.hallucinated
+        hit = (self.changed if what == "changed" else self.label == what)[rows].mean(axis=2)
+        if len(hit) < 2:
+            return np.full(len(self.timesteps), np.nan)
+        return hit.std(axis=0, ddof=1) / np.sqrt(len(hit))
 
     def rows(self) -> list[dict]:
-        """One row per fork timestep: the shares per class and the disagreement's AUROC (+- SE)."""
+        """One row per fork timestep: the shares per class with their standard errors and the disagreement's
+        AUROC (+- SE) on all tested samples."""
         out = []
         for f, (t, d) in enumerate(zip(self.timesteps, self.detections())):
             out.append({"t": t, **{f"{what} ({kind})": float(self.share(kind, what)[f])
                                    for what in ("changed", "hallucinated") for kind in CLASSES},
+                        **{f"changed ({kind}) SE": float(self.share_se(kind)[f]) for kind in CLASSES},
                         "AUROC": d.auroc, "SE": d.se})
         return out
 

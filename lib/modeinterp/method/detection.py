@@ -41,6 +41,17 @@ def auroc_se(auroc: float, n_hallucinated: int, n_in_support: int) -> float:
     return float(math.sqrt(max(a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n0 - 1) * (q2 - a * a), 0.0) / (n1 * n0)))
 
 
+def detectable_auroc_difference(n_hallucinated: int, n_in_support: int, level: float = 0.05) -> float:
+    """The smallest distance of an AUROC from chance (0.5) that a two-sided test at `level` finds with these
+    sample sizes: the normal quantile times the AUROC's standard error at 0.5 (Hanley & McNeil). A measured AUROC
+    closer to 0.5 than this is no evidence of a difference; a smaller true difference would mostly go unseen."""
+    from scipy.stats import norm
+    if min(n_hallucinated, n_in_support) < 1 or not 0 < level < 1:
+        raise ValueError(f"need at least one sample of each kind and a level in (0, 1); got {n_hallucinated}, "
+                         f"{n_in_support}, {level}")
+    return float(norm.ppf(1 - level / 2) * auroc_se(0.5, n_hallucinated, n_in_support))
+
+
 def roc(score, hallucinated) -> tuple[np.ndarray, np.ndarray]:
     """The ROC curve: (fraction of in-support removed, fraction of hallucinated removed) per threshold."""
     score, hallucinated = _check_scores(score, hallucinated)
