@@ -513,6 +513,8 @@ def _notebook_minutes() -> None:
     for stem, t in sorted(table.items()):
         print(f"  {stem:<24} cold {t.get('cold', nan):5.1f} min {t.get('cold_peak_mb', nan):6.0f} MB   "
               f"warm {t.get('warm', nan):5.1f} min {t.get('warm_peak_mb', nan):6.0f} MB")
+        for part, minutes in t.get("warm_parts", {}).items():
+            print(f"    of it, the {part:<17}                        warm {minutes:5.1f} min")
     total = {k: sum(t[k] for t in table.values() if k in t) for k in ("cold", "warm")}
     missing = {k: [stem for stem, t in table.items() if k not in t] for k in ("cold", "warm")}
     print(f"  {'sum of the notebooks':<24} cold {total['cold']:5.1f} min            warm {total['warm']:5.1f} min"

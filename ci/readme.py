@@ -152,6 +152,7 @@ def speed(timings: dict) -> str:
     for stem, t in sorted(notebooks.items()):
         cold = f"{t['cold']:.1f}" if "cold" in t else "-"
         out.append(f"| {stem} | {t.get('warm', float('nan')):.1f} | {t.get('warm_peak_mb', 0):,} MB | {cold} |")
+        out += [f"| &nbsp; of it, the {part} | {m:.1f} | | |" for part, m in t.get("warm_parts", {}).items()]
     for kind, what in (("warm", "`make reproduce`"), ("cold", "`make models`")):
         run = timings.get("runs", {}).get(kind)
         if run:

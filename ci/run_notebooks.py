@@ -123,17 +123,32 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def run(notebook: Path, parameters: dict, out: Path) -> tuple[Path, float]:
-    """Execute one notebook with `parameters` into `out`, atomically; return it and its kernel's peak memory (MB)."""
+PARTS = {"fork test": "fork.fork_test("}  # parts whose minutes are recorded apart: name -> a call in their cell
+
+
+def part_minutes(path: Path) -> dict:
+    """Minutes of the code cells making each of PARTS, from papermill's timing metadata (parts not run: absent)."""
+    out = {}
+    for cell in nbformat.read(path, as_version=4).cells:
+        seconds = cell.metadata.get("papermill", {}).get("duration")
+        for name, call in PARTS.items():
+            if cell.cell_type == "code" and call in cell.source and seconds is not None:
+                out[name] = out.get(name, 0.0) + seconds / 60
+    return out
+
+
+def run(notebook: Path, parameters: dict, out: Path) -> tuple[Path, float, dict]:
+    """Execute one notebook with `parameters` into `out`, atomically; return it, its kernel's peak memory (MB) and
+    the minutes of its PARTS."""
     km = AsyncKernelManager(kernel_name="python3")
     with atomic(out, suffix=".tmp.ipynb") as tmp, PeakMemory(km) as memory:
         pm.execute_notebook(str(notebook), str(tmp), parameters=parameters, cwd=str(notebook.parent),
                             kernel_name="python3", progress_bar=False, km=km)
-        cell = cell_at(tmp, memory.at)
+        cell, parts = cell_at(tmp, memory.at), part_minutes(tmp)
         strip_timings(tmp)
     print(f"ran {shown(notebook)} -> {shown(out)}; "
           f"peak memory {memory.mb:,.0f} MB" + (f" (code cell {cell})" if cell is not None else ""), flush=True)
-    return out, memory.mb
+    return out, memory.mb, parts
 
 
 def shown(path: Path) -> Path:
@@ -222,11 +237,11 @@ def main(argv=None) -> None:
         record_timings(measured, args.timings, wall if whole else None, args.jobs)
 
 
-def timed(notebook: Path, parameters: dict, out: Path) -> tuple[float, float]:
-    """Run one notebook; return its wall-clock minutes and its kernel's peak memory (MB)."""
+def timed(notebook: Path, parameters: dict, out: Path) -> tuple[float, float, dict]:
+    """Run one notebook; return its wall-clock minutes, its kernel's peak memory (MB) and its PARTS' minutes."""
     start = time.perf_counter()
-    _, peak_mb = run(notebook, parameters, out)
-    return (time.perf_counter() - start) / 60, peak_mb
+    _, peak_mb, parts = run(notebook, parameters, out)
+    return (time.perf_counter() - start) / 60, peak_mb, parts
 
 
 def timings_path() -> Path:
@@ -235,8 +250,8 @@ def timings_path() -> Path:
 
 
 def recorded_timings() -> dict:
-    """figures/timings.json: {"notebooks": {stem: {kind: minutes, kind_peak_mb: MB}}, "runs": {kind: {"minutes",
-    "jobs"}}}; a run is recorded only when it ran every notebook."""
+    """figures/timings.json: {"notebooks": {stem: {kind: minutes, kind_peak_mb: MB, kind_parts: {part: minutes}}},
+    "runs": {kind: {"minutes", "jobs"}}}; a run is recorded only when it ran every notebook."""
     path = timings_path()
     return json.loads(path.read_text()) if path.exists() else {"notebooks": {}, "runs": {}}
 
@@ -253,17 +268,22 @@ def longest_first(things: list, stem_of) -> list:
 
 
 def record_timings(measured: dict, kind: str, wall: float | None, jobs: int) -> None:
-    """Merge this run's minutes and peak memory per notebook ({stem: (minutes, MB)}) and, for a run of every
-    notebook (wall not None), its wall-clock total into figures/timings.json (read by `make benchmark`)."""
+    """Merge this run's minutes, peak memory and parts' minutes per notebook ({stem: (minutes, MB, {part: minutes})})
+    and, for a run of every notebook (wall not None), its wall-clock total into figures/timings.json (read by
+    `make benchmark`)."""
     path, table = timings_path(), recorded_timings()
-    for stem, (minutes, peak_mb) in measured.items():
-        table["notebooks"].setdefault(stem, {}).update({kind: round(minutes, 2), f"{kind}_peak_mb": round(peak_mb)})
+    for stem, (minutes, peak_mb, *parts) in measured.items():
+        row = table["notebooks"].setdefault(stem, {})
+        row.update({kind: round(minutes, 2), f"{kind}_peak_mb": round(peak_mb)})
+        row.pop(f"{kind}_parts", None)
+        if parts and parts[0]:
+            row[f"{kind}_parts"] = {name: round(m, 2) for name, m in parts[0].items()}
     if wall is not None:
         table["runs"][kind] = {"minutes": round(wall, 2), "jobs": jobs}
     with atomic(path) as tmp:
         tmp.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
     print(f"{kind}-cache minutes and peak MB recorded in {path.relative_to(ROOT)}: "
-          + ", ".join(f"{s} {m:.1f} min {mb:,.0f} MB" for s, (m, mb) in measured.items()))
+          + ", ".join(f"{s} {m:.1f} min {mb:,.0f} MB" for s, (m, mb, *_) in measured.items()))
 
 
 if __name__ == "__main__":

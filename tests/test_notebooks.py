@@ -251,8 +251,9 @@ def test_the_runner_measures_a_kernels_peak_memory_with_the_processes_it_starts(
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path = tmp_path / "memory.ipynb"
     nbformat.write(nb, path)
-    out, mb = run_notebooks.run(path, {}, tmp_path / "out.ipynb")
+    out, mb, parts = run_notebooks.run(path, {}, tmp_path / "out.ipynb")
     assert out.exists() and 300 < mb < 1000  # the child's 300 MB, plus two Python processes
+    assert parts == {}  # no fork test in it
 
 
 def test_the_batch_runner_rejects_an_unknown_parameter(tmp_path):
@@ -270,11 +271,24 @@ def test_timings_are_recorded_per_notebook_and_kind(tmp_path, monkeypatch):
     monkeypatch.setattr(run_notebooks, "ROOT", tmp_path)
     (tmp_path / "figures").mkdir()
     run_notebooks.record_timings({"01_a": (1.234, 812.4)}, "cold", 1.3, 1)
-    run_notebooks.record_timings({"01_a": (0.5, 700.0), "02_b": (2.0, 1500.6)}, "warm", 2.1, 2)
+    run_notebooks.record_timings({"01_a": (0.5, 700.0), "02_b": (2.0, 1500.6, {"fork test": 0.456})}, "warm", 2.1, 2)
     run_notebooks.record_timings({"02_b": (1.0, 900.0)}, "warm", None, 1)  # one notebook: not a whole run
     assert json.loads((tmp_path / "figures" / "timings.json").read_text()) == {
         "notebooks": {"01_a": {"cold": 1.23, "cold_peak_mb": 812, "warm": 0.5, "warm_peak_mb": 700},
-                      "02_b": {"warm": 1.0, "warm_peak_mb": 900}},
+                      "02_b": {"warm": 1.0, "warm_peak_mb": 900}},  # its fork test's minutes went with the rerun
         "runs": {"cold": {"minutes": 1.3, "jobs": 1}, "warm": {"minutes": 2.1, "jobs": 2}}}
     assert run_notebooks.longest_first(["x", "01_a", "03_new", "02_b"], lambda s: None if s == "x" else s) == [
         "03_new", "02_b", "01_a", "x"]
+
+
+def test_the_runner_times_the_fork_test_apart(tmp_path):
+    sys.path.insert(0, str(ROOT / "ci"))
+    import run_notebooks
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"),
+                                         nbformat.v4.new_code_cell("ft = fork.fork_test(...)"),
+                                         nbformat.v4.new_code_cell("y = 2")])
+    for cell, seconds in zip(nb.cells, (6.0, 90.0, 3.0)):
+        cell.metadata["papermill"] = {"duration": seconds}
+    nbformat.write(nb, tmp_path / "nb.ipynb")
+    assert run_notebooks.part_minutes(tmp_path / "nb.ipynb") == {"fork test": 1.5}
