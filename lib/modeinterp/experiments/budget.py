@@ -38,8 +38,8 @@ STUDY = dict(  # notebook 03's data, network and sampler (ci/paper/study.yaml: t
     size=64, fold=2, base=32, mults=[1, 2, 4], n_train=5000, T=1000, batch=64, lr=0.001, ema=0.995, warmup_steps=150,
     checkpoints=[750, 1500, 3000, 6000], seeds=2, n_samples=300, n_trajectories=32,
     sampling_steps=250, paper_window=[0.70, 0.85], decision_agreement=[0.25, 0.75], last_k=10,
-    candidate_windows=[0.0, 0.02, 0.0, 0.05, 0.0, 0.1, 0.1, 0.2, 0.2, 0.3, 0.3, 0.4, 0.4, 0.5, 0.5, 0.6, 0.6, 0.7,
-                       0.7, 0.85, 0.85, 1.0],
+    candidate_windows=[[0.0, 0.02], [0.0, 0.05], [0.0, 0.1], [0.1, 0.2], [0.2, 0.3], [0.3, 0.4], [0.4, 0.5],
+                       [0.5, 0.6], [0.6, 0.7], [0.7, 0.85], [0.85, 1.0]],
     retention=0.95, seed=0, chunk=64)
 
 
