@@ -220,6 +220,17 @@ def trend(records: list[dict], aggregation: str, window: str, field: str = "auro
     return slope(np.log10(steps), v, se)
 
 
+def values_at(records: list[dict], steps, aggregation: str | None = None, window: str | None = None,
+              field: str = "auroc") -> list[float]:
+    """Every record's number at the checkpoints `steps` (one per sampling seed): with an aggregation and a window,
+    its detection `field` (see value; records too few to detect left out); without, the record's own `field`
+    ('hallucination_rate', or 'invalid' as a share of its samples)."""
+    rows = [r for r in records if r["step"] in set(steps)]
+    if aggregation is None:
+        return [r["invalid"] / r["n_samples"] if field == "invalid" else r[field] for r in rows]
+    return [value(r, aggregation, window, field)[0] for r in rows if r["detection"]]
+
+
 def invalid_share(records: list[dict], step: int) -> float:
     """The largest share of unreadable (invalid) samples among the records at checkpoint `step`."""
     return max(r["invalid"] / r["n_samples"] for r in records if r["step"] == step)

@@ -68,6 +68,11 @@ def span(values, digits: int = 2) -> str:
     return low if low == high else f"{low}-{high}"
 
 
+def differ(a: float, se_a: float, b: float, se_b: float) -> bool:
+    """Whether two independent measurements differ by more than two standard errors of their difference."""
+    return abs(a - b) > 2 * math.hypot(se_a, se_b)
+
+
 CHANCE_MARGIN = 0.05  # an AUROC within this of 0.5 (or within two standard errors, where one is given) is "close to chance"
 
 
