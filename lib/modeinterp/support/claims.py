@@ -8,21 +8,17 @@ from pathlib import Path
 from .files import atomic
 
 
+SE_DIGITS = 4  # decimals of a claim's standard error: those of the finest-rounded values (the rates)
+
+
 def claim(name: str, ours, paper, what: str, se: float | None = None) -> dict:
     """One claim: our measured value, the paper's (None where the paper gives none) and what it measures; with
-    `se`, also its standard error, rounded to as many decimals as `ours` shows (a float `ours` of 0.735 gives
-    three). Without `se` the claim has exactly the four keys."""
+    `se`, also its standard error (key "se", rounded to SE_DIGITS decimals). Without `se` the claim has exactly the
+    four keys."""
     c = {"name": name, "ours": ours, "paper": paper, "what": what}
     if se is not None:
-        c["se"] = round(float(se), _decimals(ours))
+        c["se"] = round(float(se), SE_DIGITS)
     return c
-
-
-def _decimals(value) -> int:
-    """How many decimals a rounded number shows (at least 3, so that a small standard error is not rounded to 0
-    when the value is shown with fewer)."""
-    text = repr(value) if isinstance(value, float) else ""
-    return max(3, len(text.split(".")[1]) if "." in text and "e" not in text else 0)
 
 
 def write(claims: list[dict], path: str | os.PathLike) -> Path:
