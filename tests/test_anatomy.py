@@ -1,7 +1,6 @@
 """The notebooks' anatomy beyond their first cells (tests/test_notebooks.py): no cell twice, no figure that
 nothing writes, no path that leaves the repository, conclusions rendered from the run, the model's seed apart from
 the sampling seed."""
-import json
 import re
 from pathlib import Path
 
@@ -144,9 +143,9 @@ SAMPLED = [p for p in NOTEBOOKS if p.stem[:2] in ("01", "02", "03", "04")]  # 05
 @pytest.mark.parametrize("path", SAMPLED, ids=lambda p: p.stem)
 def test_the_sampling_seed_seeds_the_samples_and_no_model(path):
     code = [c.source for c in code_cells(path)]
-    parameters = dict(re.findall(r"^(\w+): \w+ = (.*?)  #", code[1], re.M))
+    parameters = dict(re.findall(r"^(\w+): \w+ = (.*?)  #", code[1], re.MULTILINE))
     assert parameters["sampling_seed"] == parameters["seed"], "by default the samples are those `seed` drew"
-    assert code[1].index("sampling_seed:") > code[1].index("# The analysis") > code[1].index("seed:")
+    assert code[1].index("\nsampling_seed:") > code[1].index("\n# The analysis") > code[1].index("\nseed:")
     source = "\n".join(code[3:])
     configs = calls(source, "Config")
     samplers = (calls(source, "generator") + calls(source, "window_study") + calls(source, "fork_test"))

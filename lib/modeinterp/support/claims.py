@@ -7,7 +7,6 @@ from pathlib import Path
 
 from .files import atomic
 
-
 SE_DIGITS = 4  # decimals of a claim's standard error: those of the finest-rounded values (the rates)
 
 
