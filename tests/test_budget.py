@@ -109,3 +109,20 @@ def test_trend_from_a_step_leaves_out_the_earlier_checkpoints():
             for s, a in [(100, 0.9), (1000, 0.5), (10000, 0.5)]]
     assert budget.trend(rows, "m", "w")[0] < -0.1  # the first point drives a fall
     assert budget.trend(rows, "m", "w", from_step=1000)[0] == pytest.approx(0.0, abs=1e-12)  # flat without it
+
+
+def test_values_at_gives_every_seeds_number_at_the_checkpoints():
+    rows = [dict(_record(s, inv, seed=k), hallucination_rate=h,
+                 detection={"m": {"w": {"auroc": a, "auroc_se": 0.01}}} if a is not None else {})
+            for s, k, inv, h, a in [(100, 0, 50, 0.3, 0.9), (100, 1, 40, 0.2, None), (1000, 0, 2, 0.1, 0.6)]]
+    assert budget.values_at(rows, [100], field="invalid") == [0.5, 0.4]
+    assert budget.values_at(rows, [100, 1000], field="hallucination_rate") == [0.3, 0.2, 0.1]
+    assert budget.values_at(rows, [100, 1000], "m", "w") == [0.9, 0.6]  # a record too few to detect left out
+
+
+def test_the_study_windows_are_pairs_in_the_committed_order():
+    windows = budget.STUDY["candidate_windows"]
+    assert all(len(w) == 2 for w in windows)
+    assert [x for w in windows for x in w] == [0.0, 0.02, 0.0, 0.05, 0.0, 0.1, 0.1, 0.2, 0.2, 0.3, 0.3, 0.4, 0.4, 0.5,
+                                               0.5, 0.6, 0.6, 0.7, 0.7, 0.85, 0.85, 1.0]  # the values before pairs
+    assert budget.load(ROOT / "figures" / "06_training_budget" / "study.json")["settings"] == budget.study_config()

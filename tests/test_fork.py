@@ -69,3 +69,13 @@ def test_fork_timesteps_are_visited_ones_noisiest_first():
         fork.fork_test(coin_step, TS, 0, [], [], np.zeros((0, 1)), read, (1,), forks=[5], continuations=2, seed=0)
     with pytest.raises(ValueError, match="parameter 'continuations' must be an integer in \\[1, inf\\]; got 0"):
         fork.fork_test(coin_step, TS, 0, [0], [True], np.ones((1, 1)), read, (1,), forks=[5], continuations=0, seed=0)
+
+
+def test_settled_is_the_first_fork_from_which_on_nothing_changes():
+    def forked(changed):  # samples x forks x continuations; the first sample hallucinated
+        changed = np.array(changed, bool)
+        return fork.ForkTest([900, 600, 300], np.arange(2), np.array([True, False]), changed,
+                             np.full(changed.shape, "in_support"), 1.0)
+    assert forked([[[1], [0], [0]], [[1], [1], [0]]]).settled() == 300
+    assert forked([[[0], [0], [0]], [[0], [0], [0]]]).settled() == 900
+    assert forked([[[1], [0], [1]], [[0], [0], [0]]]).settled() is None  # still changing at the last fork

@@ -187,8 +187,17 @@ def run_check_cell(stem: str, tmp_path, **overrides) -> None:
     ("01_gaussian_1d", {"variant_means": [1.0, 2.0]}, "parameter 'variant_means' must be a list of at least 3 numbers"),
     ("01_gaussian_1d", {"variant_means": [1.0, 2.0, 3.0]}, "parameter 'variant_means' must be at least three"),
     ("02_gaussian_2d", {"sampler_steps": [200, 50, 1000]}, "parameter 'sampler_steps' must be a list of increasing"),
+    ("01_gaussian_1d", {"sweep_sizes": [50000]}, "parameter 'sweep_sizes' must be at least two distinct training-set sizes"),
+    ("01_gaussian_1d", {"sweep_sizes": [50000, 50000]}, "parameter 'sweep_sizes' must be at least two distinct"),
+    ("02_gaussian_2d", {"sampler_steps": [1000]}, "parameter 'sampler_steps' must be a list of at least 2 integers"),
+    ("03_simple_shapes", {"candidate_windows": [0.0, 0.02, 0.1, 0.2]},
+     "parameter 'candidate_windows' must be a list of pairs [[a1, b1], [a2, b2], ...]"),
+    ("04_hands", {"candidate_windows": [[0.0, 0.02], [0.3, 0.2]]}, "parameter 'candidate_windows' must be pairs [a, b]"),
+    ("03_simple_shapes", {"sampling_seed": -1}, "parameter 'sampling_seed' must be an integer in [0, inf]"),
 ], ids=["empty mnist_dir", "shapes size and fold", "hands size and fold", "hands size", "empty hands_dir",
-        "missing labels", "list as text", "two variant means", "equal gaps", "unsorted sampler steps"])
+        "missing labels", "list as text", "two variant means", "equal gaps", "unsorted sampler steps",
+        "one training-set size", "one size twice", "one sampler step count", "flat windows", "reversed window",
+        "negative sampling seed"])
 def test_the_check_cell_rejects_data_and_shapes_that_would_fail_later(tmp_path, stem, overrides, message):
     """Each of these failed only after compute (images drawn, figures written, sections run): the check cell
     (run here, without a kernel) rejects them, and nothing is written."""

@@ -38,10 +38,15 @@ def test_intervals():
     for bad in ([0.85, 0.7], [0.5], [0, 2], "x", [True, 1]):
         with pytest.raises(params.ParameterError, match="parameter 'w' must be"):
             params.interval("w", bad)
-    assert params.intervals("c", [0, 0.1, 0.1, 0.2]) == [(0, 0.1), (0.1, 0.2)]
-    for bad in ([0, 0.1, 0.2], [0.2, 0.1], [0, 1.5]):
-        with pytest.raises(params.ParameterError, match="parameter 'c' must be"):
+    assert params.intervals("c", [[0, 0.1], [0.1, 0.2]]) == [(0, 0.1), (0.1, 0.2)]
+    assert params.intervals("c", [[0.5, 0.6], (0.0, 0.02)]) == [(0.5, 0.6), (0.0, 0.02)]  # the order given
+    for bad, allowed in [([0, 0.1, 0.1, 0.2], "a list of pairs [[a1, b1], [a2, b2], ...]"),  # the old flat form
+                         ([[0, 0.1], [0.2]], "a list of pairs"), ([], "a list of pairs"), ("[[0, 0.1]]", "a list of pairs"),
+                         ([[0, 0.1], [0.2, 0.1]], "pairs [a, b] with 0.0 <= a < b <= 1.0"),
+                         ([[0, 1.5]], "pairs [a, b] with 0.0 <= a < b <= 1.0")]:
+        with pytest.raises(params.ParameterError) as e:
             params.intervals("c", bad)
+        assert str(e.value).startswith(f"parameter 'c' must be {allowed}") and "\n" not in str(e.value)
 
 
 def test_recipes_name_the_bad_parameter():

@@ -39,8 +39,8 @@ STUDY = dict(  # notebook 03's data, network and sampler (ci/paper/study.yaml: t
     series="shapes", size=64, fold=2, base=32, mults=[1, 2, 4], n_train=5000, T=1000, batch=64, lr=0.001, ema=0.995,
     warmup_steps=150, checkpoints=[750, 1500, 3000, 6000, 12000, 24000], seeds=2, n_samples=300, n_trajectories=32,
     sampling_steps=250, paper_window=[0.70, 0.85], decision_agreement=[0.25, 0.75], last_k=10,
-    candidate_windows=[0.0, 0.02, 0.0, 0.05, 0.0, 0.1, 0.1, 0.2, 0.2, 0.3, 0.3, 0.4, 0.4, 0.5, 0.5, 0.6, 0.6, 0.7,
-                       0.7, 0.85, 0.85, 1.0],
+    candidate_windows=[[0.0, 0.02], [0.0, 0.05], [0.0, 0.1], [0.1, 0.2], [0.2, 0.3], [0.3, 0.4], [0.4, 0.5],
+                       [0.5, 0.6], [0.6, 0.7], [0.7, 0.85], [0.85, 1.0]],
     retention=0.95, seed=0, chunk=64)
 # notebook 04's procedural hands and network (fold 2, base 16), its paper range t=600..900; the same constant rate
 # and checkpoints as the shapes
@@ -250,6 +250,17 @@ def trend(records: list[dict], aggregation: str, window: str, field: str = "auro
     `from_step` on (per tenfold more training), and its standard error."""
     steps, v, se = series([r for r in records if r["step"] >= from_step], aggregation, window, field)
     return slope(np.log10(steps), v, se)
+
+
+def values_at(records: list[dict], steps, aggregation: str | None = None, window: str | None = None,
+              field: str = "auroc") -> list[float]:
+    """Every record's number at the checkpoints `steps` (one per sampling seed): with an aggregation and a window,
+    its detection `field` (see value; records too few to detect left out); without, the record's own `field`
+    ('hallucination_rate', or 'invalid' as a share of its samples)."""
+    rows = [r for r in records if r["step"] in set(steps)]
+    if aggregation is None:
+        return [r["invalid"] / r["n_samples"] if field == "invalid" else r[field] for r in rows]
+    return [value(r, aggregation, window, field)[0] for r in rows if r["detection"]]
 
 
 def invalid_share(records: list[dict], step: int) -> float:

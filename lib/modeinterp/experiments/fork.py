@@ -77,6 +77,14 @@ class ForkTest:
             return np.full(len(self.timesteps), np.nan)
         return hit.std(axis=0, ddof=1) / np.sqrt(len(hit))
 
+    def settled(self) -> int | None:
+        """The first fork timestep from which on no continuation of either class changes its counts (None when
+        some still change at the last fork timestep)."""
+        changing = np.flatnonzero(np.maximum(*(self.share(kind) for kind in CLASSES)) > 0)
+        if len(changing) and changing[-1] == len(self.timesteps) - 1:
+            return None
+        return self.timesteps[changing[-1] + 1 if len(changing) else 0]
+
     def rows(self) -> list[dict]:
         """One row per fork timestep: the shares per class with their standard errors and the disagreement's
         AUROC (+- SE) on all tested samples."""

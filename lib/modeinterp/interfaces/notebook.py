@@ -20,3 +20,10 @@ def start(seed: int, device: str, out_dir, processes: int = 1) -> tuple[torch.de
     plots.style()
     print("parameters ok")
     return dev, Path(out_dir)
+
+
+def conclusion(text: str):
+    """A notebook's conclusion, written from the run's numbers, rendered as Markdown (the last expression of a
+    cell)."""
+    from IPython.display import Markdown
+    return Markdown(text)

@@ -94,13 +94,15 @@ def interval(name: str, value, low: float = 0.0, high: float = 1.0) -> tuple[flo
 
 
 def intervals(name: str, value, low: float = 0.0, high: float = 1.0) -> list[tuple[float, float]]:
-    """Check a flat list a1, b1, a2, b2, ... of intervals (see interval); return the pairs."""
-    if not isinstance(value, (list, tuple)) or len(value) < 2 or len(value) % 2:
-        fail(name, "a flat list of pairs a1, b1, a2, b2, ...", value)
-    for a, b in zip(value[::2], value[1::2]):
-        if not all(isinstance(v, Real) and not isinstance(v, bool) for v in (a, b)) or not low <= a < b <= high:
-            fail(name, f"pairs a, b with {low} <= a < b <= {high}", value)
-    return list(zip(value[::2], value[1::2]))
+    """Check a list of pairs [[a1, b1], [a2, b2], ...], each an interval (see interval); return the pairs as tuples,
+    in the order given."""
+    if (not isinstance(value, (list, tuple)) or not value
+            or not all(isinstance(v, (list, tuple)) and len(v) == 2 for v in value)):
+        fail(name, "a list of pairs [[a1, b1], [a2, b2], ...]", value)
+    for pair in value:
+        if not all(isinstance(v, Real) and not isinstance(v, bool) for v in pair) or not low <= pair[0] < pair[1] <= high:
+            fail(name, f"pairs [a, b] with {low} <= a < b <= {high}", value, f"not so: {list(pair)!r}")
+    return [(pair[0], pair[1]) for pair in value]
 
 
 def training(*, train_steps, batch, lr) -> None:
