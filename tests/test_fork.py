@@ -79,3 +79,19 @@ def test_settled_is_the_first_fork_from_which_on_nothing_changes():
     assert forked([[[1], [0], [0]], [[1], [1], [0]]]).settled() == 300
     assert forked([[[0], [0], [0]], [[0], [0], [0]]]).settled() == 900
     assert forked([[[1], [0], [1]], [[0], [0], [0]]]).settled() is None  # still changing at the last fork
+
+
+def test_the_fork_conclusion_states_where_the_classes_differ_and_what_the_sample_could_detect():
+    rng = np.random.default_rng(0)
+    n, k = 40, 3  # 20 pairs
+    hallucinated = np.r_[np.ones(20, bool), np.zeros(20, bool)]
+    changed = np.zeros((n, 3, k), bool)
+    changed[:20, 0] = rng.random((20, k)) < 0.9  # at the first fork hallucinated samples change far more often
+    changed[20:, 0] = rng.random((20, k)) < 0.1
+    changed[:, 1] = rng.random((n, k)) < 0.3  # at the second, alike
+    test = fork.ForkTest([800, 700, 500], np.arange(n), hallucinated, changed, np.full((n, 3, k), "x"), 1.0)
+    text = fork.conclusion(test, "in-support samples", (700, 850), detection.detection(rng.random(n), hallucinated))
+    assert "differ by more than two standard errors of the difference at t = 800 (hallucinated more often" in text
+    assert "t = 700 (" not in text and "from t = 500 on neither class changes" in text
+    assert f"within {test.detectable_difference(held_out=True):.2f} of 0.5" in text
+    assert "separates the classes here" in text and "holds the fork timesteps t = 800, t = 700" in text

@@ -16,7 +16,7 @@ import torch
 
 from ..method import detection, samplers
 from ..method.detection import Detection
-from ..support import params
+from ..support import claims, params
 
 CLASSES = ("hallucinated", "in_support")
 
@@ -145,3 +145,40 @@ def fork_test(step: Callable, timesteps: Sequence[int], run_seed: int, index, ha
         changed[:, f] = (c != np.repeat(np.asarray(counts), k, 0)).any(1).reshape(n, k)
         label[:, f] = np.asarray(lab).reshape(n, k)
     return ForkTest(list(forks), index, np.asarray(hallucinated, dtype=bool), changed, label.astype(str), replayed)
+
+
+def conclusion(ft: ForkTest, other: str, window: Sequence[int], window_auroc: Detection, level: float = 0.05) -> str:
+    """The fork test's reading, rendered from its numbers (a notebook's conclusion): per fork timestep the share of
+    continuations that change in each class (+- a standard error over samples) and where the classes differ (by
+    more than two standard errors of the difference); the disagreement's AUROC at the fork timestep chosen on half
+    of the pairs, reported on the other half, beside the smallest difference from chance that half could detect at
+    `level`; and how this bears on the paper's `window` (t low, high), where the variance scores `window_auroc`.
+    other: what the in-support class is called ('in-support samples', 'five-finger hands')."""
+    h, i = ft.share("hallucinated"), ft.share("in_support")
+    hs, i_s = ft.share_se("hallucinated"), ft.share_se("in_support")
+    pairs, k = int(ft.hallucinated.sum()), ft.changed.shape[2]
+    per = "; ".join(f"from t = {t}: {claims.percent(a, 0)} +- {claims.percent(sa, 0)} and {claims.percent(b, 0)} +- "
+                    f"{claims.percent(sb, 0)}" for t, a, sa, b, sb in zip(ft.timesteps, h, hs, i, i_s))
+    apart = [(t, a - b) for t, a, sa, b, sb in zip(ft.timesteps, h, hs, i, i_s) if claims.differ(a, sa, b, sb)]
+    differs = ("The classes differ by more than two standard errors of the difference at " + ", ".join(
+        f"t = {t} (hallucinated {'more' if d > 0 else 'less'} often, by {abs(d) * 100:.0f} points)" for t, d in apart)
+        if apart else "At no fork timestep do the classes differ by more than two standard errors of the difference")
+    settled = ft.settled()
+    t_best, best = ft.best()
+    dd, dd_all = ft.detectable_difference(level, held_out=True), ft.detectable_difference(level)
+    seen = abs(best.auroc - 0.5) > dd
+    inside = [t for t in ft.timesteps if window[0] <= t <= window[1]]
+    return (
+        f"The share of continuations whose count changes, hallucinated samples against {other} ({pairs} pairs, {k} "
+        f"continuations each, +- a standard error over samples): {per}. {differs}"
+        + ("." if settled is None else f"; from t = {settled} on neither class changes.")
+        + f" The share of a sample's continuations that change, as a detector at the fork timestep chosen on half of "
+        f"the pairs (t = {t_best}), scores AUROC {claims.pm(best.auroc, best.se)} on the other half. On that half an AUROC "
+        f"within {dd:.2f} of 0.5 is no evidence of a difference at the {level:.0%} level (on all {pairs} pairs, per "
+        f"timestep: {dd_all:.2f}), so "
+        + (f"*when* the count is decided separates the classes here, by more than this sample's threshold."
+           if seen else f"this test finds no difference in *when* the count is decided; a difference smaller than "
+           f"{dd:.2f} in AUROC would have gone unseen.")
+        + f" The paper's window (t = {window[0]}..{window[1]}) holds "
+        + ("the fork timesteps " + ", ".join(f"t = {t}" for t in inside) if inside else "none of the fork timesteps")
+        + f"; the variance of x0_hat scores AUROC {claims.pm(window_auroc.auroc, window_auroc.se)} there.")
