@@ -7,9 +7,11 @@ Front page: the verdict table between README.md's `<!-- verdict:start -->` and `
 results table between the `results` markers). Results page: RESULTS.md, else a table made from
 figures/*/claims.json, else the README's results table. One page per notebook, as committed (outputs included).
 Widget outputs (tqdm's progress bars) become their final text, read from the widget state saved in the notebook,
-so the book loads no widget JavaScript. Links to notebooks/*.ipynb(#anchor) lead to the notebook pages and
-RESULTS.md to the results page; images the pages link to are copied in; other repository paths link to GitHub
-(ci/links.yaml). The site is built in a temporary folder beside the output and then renamed over it.
+so the book loads no widget JavaScript. Links to notebooks/*.ipynb#anchor lead to the notebook pages (an anchor
+in JupyterLab's style is matched to MkDocs' heading id) and RESULTS.md to the results page; images the pages link
+to are copied in; other repository paths, and the README's own #anchors, link to GitHub (ci/links.yaml). The site
+is built in a temporary folder beside the output, then renamed over it; MkDocs runs --strict (a link to a missing
+file fails the build; `make browser-check` checks anchors too).
 
 The tool was chosen by measurement on this 2-core machine (one core busy with another job; Python 3.11; each tool
 into a fresh venv, then `pip install --dry-run` into the project's venv for what it adds; build of the six
@@ -114,8 +116,8 @@ def rewrite(target: str, root: Path, docs: Path, repo: str) -> str:
     anchor = f"#{anchor}" if anchor else ""
     if path == "RESULTS.md":
         return f"results.md{anchor}"
-    if path == "README.md":
-        return f"index.md{anchor}"
+    if path == "README.md":  # the front page holds only the README's table: its other sections are on GitHub
+        return f"{repo}/README.md{anchor}" if repo else f"index.md{anchor}"
     if path.startswith("notebooks/") and (docs / path).is_file():
         return path + anchor
     if IMAGE.search(path) and (root / path).is_file():
@@ -191,7 +193,7 @@ def mkdocs_config(src: Path, site: Path, pages: list[str]) -> dict:
             "plugins": ["search", {"mkdocs-jupyter": plugin}],
             "nav": [{"Verdict": "index.md"}, {"Notebooks": pages}, {"Results": "results.md"}],
             "extra_css": ["book.css"],
-            "validation": {"links": {"anchors": "warn"}}}
+            "validation": {"links": {"anchors": "info"}}}
 
 
 def write_sources(root: Path, src: Path) -> list[str]:
@@ -200,7 +202,8 @@ def write_sources(root: Path, src: Path) -> list[str]:
     if not readme:
         sys.exit(f"{root / 'README.md'} is missing: the front page comes from it")
     pages, repo = notebook_pages(root, src), repository_url(root)
-    (src / "index.md").write_text(rewrite_links(front_page(front_block(readme), pages), root, src, repo))
+    block = front_block(readme).replace("](#", "](README.md#")  # anchors in the README's other sections
+    (src / "index.md").write_text(rewrite_links(front_page(block, pages), root, src, repo))
     (src / "results.md").write_text(rewrite_links(results_page(root, readme), root, src, repo))
     (src / "book.css").write_text(CSS)
     return pages
@@ -222,6 +225,26 @@ def run_mkdocs(config: Path) -> None:
         sys.exit(f"mkdocs build failed: {e} (the warnings above say why)")
 
 
+def squash(anchor: str) -> str:
+    """An anchor compared loosely: lower case, letters and digits only (GitHub's, JupyterLab's and MkDocs' ids
+    for a heading then agree)."""
+    return re.sub(r"[^0-9a-z]", "", anchor.lower())
+
+
+def fix_anchors(site: Path, page: str) -> None:
+    """Point the links of `page` (front or results) to notebook pages at the heading ids MkDocs wrote, where the
+    README's anchor names a heading in another style (JupyterLab's keeps case and punctuation)."""
+    def fixed(m: re.Match) -> str:
+        target = site / page.rpartition("/")[0] / m.group(1)
+        ids = re.findall(r'id="([^"]+)"', target.read_text()) if target.is_file() else []
+        match = next((i for i in ids if i == m.group(2)), None) or next(
+            (i for i in ids if squash(i) == squash(m.group(2))), m.group(2))
+        return f'href="{m.group(1)}#{match}"'
+
+    path = site / page
+    path.write_text(re.sub(r'href="(notebooks/[^"#]+\.html)#([^"]+)"', fixed, path.read_text()))
+
+
 def build(root: Path = ROOT, out: Path = OUT) -> Path:
     """Build the book of `root`'s notebooks into `out` (replaced whole once the new one is complete)."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -233,6 +256,8 @@ def build(root: Path = ROOT, out: Path = OUT) -> Path:
         config = work / "mkdocs.yml"
         config.write_text(yaml.safe_dump(mkdocs_config(src, site, pages), sort_keys=False))
         run_mkdocs(config)
+        for page in ("index.html", "results.html"):
+            fix_anchors(site, page)
         old = work / "old"
         if out.exists():
             out.rename(old)

@@ -21,8 +21,10 @@ README = """# A repo
 <!-- verdict:start -->
 | section | verdict |
 |---|---|
-| [tiny](notebooks/01_tiny.ipynb#the-heading) | VERDICT-ROW |
+| [tiny](notebooks/01_tiny.ipynb#The-heading) | VERDICT-ROW, [speed](#speed) |
 <!-- verdict:end -->
+
+## Speed
 
 See [the results](RESULTS.md) and [the code](lib/x.py).
 
@@ -70,6 +72,8 @@ def make_repo(path: Path, readme: str = README) -> Path:
     claims = [{"name": "CLAIM-NAME", "ours": 0.25, "paper": None, "what": "a fraction"}]
     (path / "figures" / "01_tiny" / "claims.json").write_text(json.dumps(claims))
     (path / "README.md").write_text(readme)
+    (path / "ci").mkdir()
+    (path / "ci" / "links.yaml").write_text("repository: someone/repo\nbranch: main\n")
     return path
 
 
@@ -90,8 +94,9 @@ def test_front_page_is_the_verdict_table_linking_to_the_notebook_pages(site):
     front = (site / "index.html").read_text()
     assert "<table" in front and "VERDICT-ROW" in front
     assert "RESULTS-ROW" not in front, "the verdict markers win over the results markers"
-    assert 'href="notebooks/01_tiny.html#the-heading"' in front
+    assert 'href="notebooks/01_tiny.html#the-heading"' in front, "JupyterLab's anchor made MkDocs' heading id"
     assert 'href="notebooks/02_other.html"' in front and 'href="results.html"' in front
+    assert 'href="https://github.com/someone/repo/blob/main/README.md#speed"' in front, "the README's own anchors"
 
 
 def test_results_page_without_results_md_is_made_from_the_claims(site):
