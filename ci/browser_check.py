@@ -537,7 +537,8 @@ def main(argv=None) -> None:
         sub.add_argument("--chromium", help=f"the browser (default: the first of {', '.join(CHROMIUM)} on PATH)")
         sub.add_argument("--out", type=Path, default=OUT, help=f"folder for the screenshots (default "
                          f"{OUT.relative_to(ROOT)}); lab: must lie inside the repository, which JupyterLab serves")
-    args = ap.parse_args(argv or ["book"])
+    argv = sys.argv[1:] if argv is None else argv
+    args = ap.parse_args(argv or ["book"])  # no arguments: the book check
     if args.command == "lab":
         lab_command(args, lab)
     else:

@@ -58,6 +58,16 @@ def test_arguments_are_checked(capsys):
     assert "--notebook: no-such.ipynb is not a file" in capsys.readouterr().err
 
 
+def test_the_command_line_chooses_the_check(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["browser_check.py", "lab", "--timeout", "0"])
+    with pytest.raises(SystemExit):
+        browser_check.main()
+    assert "--timeout: must be above 0" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "argv", ["browser_check.py", "book", "--chromium", "no-such-chromium"])
+    with pytest.raises(SystemExit, match="no-such-chromium.*apt-get install chromium"):
+        browser_check.main()
+
+
 def test_the_copy_is_cleared_and_its_paths_point_at_the_repository(tmp_path):
     notebook = ROOT / "notebooks" / "01_gaussian_1d.ipynb"
     copy = nbformat.read(browser_check.prepare_copy(notebook, tmp_path), as_version=4)
