@@ -10,7 +10,7 @@ DEVICE ?= cuda
 # memory (see the README's speed section); a notebook run alone samples on every free core
 JOBS   ?= 2
 
-.PHONY: env reproduce test paper gpu-check browser-check models benchmark readme clean-venv study
+.PHONY: env reproduce test paper gpu-check book browser-check models benchmark readme clean-venv study
 
 env: $(STAMP)
 
@@ -33,7 +33,10 @@ paper: env  ## the paper's scale (use a GPU; every GPU found trains and samples 
 gpu-check: env  ## every notebook at the paper's shapes, shortened (ci/gpu_check.yaml), on DEVICE (cuda; cpu works too): outputs in runs/gpu-check/
 	$(BIN)/python ci/gpu_check.py --device $(DEVICE)
 
-browser-check: env  ## notebook 01 run in JupyterLab in headless Chromium (`apt-get install chromium`): screenshot in runs/browser-check/
+book: env  ## the static book of the executed notebooks, never executing them (MkDocs): build/book/index.html
+	$(BIN)/python ci/book.py
+
+browser-check: book  ## every page of the book in headless Chromium (`apt-get install chromium`): fails on a missing image or broken local link; screenshots in runs/browser-check/book/ (`python ci/browser_check.py lab`: notebook 01 run in JupyterLab)
 	$(BIN)/python ci/browser_check.py
 
 study: env  ## the training-budget study, shapes and hands to 24,000 steps (hours on 2 cores; resumable): figures/06_training_budget/study*.json

@@ -1,27 +1,42 @@
-"""Run a notebook in JupyterLab in headless Chromium: every cell must run without an error; keep a screenshot.
+"""Open pages in headless Chromium: the static book (default), or a notebook run in JupyterLab.
 
-    python ci/browser_check.py                     # notebook 01 (make browser-check)
-    python ci/browser_check.py --notebook notebooks/02_gaussian_2d.ipynb --timeout 1800
+    python ci/browser_check.py                     # the book (make browser-check): build/book/, built if missing
+    python ci/browser_check.py book --site DIR     # another built book
+    python ci/browser_check.py lab                 # notebook 01 run in JupyterLab
+    python ci/browser_check.py lab --notebook notebooks/02_gaussian_2d.ipynb --timeout 1800
 
-Needs Chromium (Debian: `apt-get install chromium`). JupyterLab starts from this Python on a free localhost
-port with a random token and settings of its own, and opens a copy of the notebook in runs/browser-check/work/
-(outputs cleared; relative paths resolved as from notebooks/; out_dir in runs/browser-check/work/), so the
-committed notebook and figures stay as they are. "Run All Cells" is run through the Chrome DevTools Protocol;
-the check waits until every code cell has an execution count and the kernel is idle (or a cell failed), saves
-a full-page screenshot in runs/browser-check/ and exits 1 naming each cell whose output shows an error.
+Needs Chromium (Debian: `apt-get install chromium`).
+
+book: serves the book (ci/book.py) on a free localhost port and opens every page in Chromium through the Chrome
+DevTools Protocol. It exits 1, naming the page and the resource, for an image that did not load (naturalWidth 0),
+a request the server answered 404, and a local link (href or src, in any page) whose file or #anchor is missing;
+the links and anchors are read from the HTML files themselves. One screenshot per page goes to
+runs/browser-check/book/ (pages taller than 16000 pixels are cut there).
+
+lab: JupyterLab starts from this Python on a free localhost port with a random token and settings of its own,
+and opens a copy of the notebook in runs/browser-check/work/ (outputs cleared; relative paths resolved as from
+notebooks/; out_dir in runs/browser-check/work/), so the committed notebook and figures stay as they are. "Run
+All Cells" is run through the Chrome DevTools Protocol; the check waits until every code cell has an execution
+count and the kernel is idle (or a cell failed), saves a full-page screenshot in runs/browser-check/ and exits 1
+naming each cell whose output shows an error.
 """
 import argparse
 import ast
+import functools
+import http.server
 import json
 import os
 import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from base64 import b64decode
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
 
 import nbformat
 import papermill as pm
@@ -32,6 +47,9 @@ from modeinterp.support.parallel import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "runs" / "browser-check"
+BOOK = ROOT / "build" / "book"
+ORIGIN = "http://book.invalid"  # stands for the served book when its HTML files are read without a server
+IGNORED = {"/favicon.ico"}  # Chromium asks every site for one
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 INSTALL = "install it with `apt-get install chromium` (Debian/Ubuntu) or pass --chromium PATH"
 WIDTH = 1400  # pixels; the screenshot's height is the notebook's
@@ -275,10 +293,15 @@ def screenshot(page: DevTools, path: str, png: Path) -> int:
                   mobile=False)
     time.sleep(2)
     page.evaluate(in_page(HEIGHT, path))  # scrolls the notebook to its top again
+    capture(page, png)
+    return height
+
+
+def capture(page: DevTools, png: Path) -> None:
+    """Save what the page shows now as the PNG `png`."""
     data = page.call("Page.captureScreenshot", format="png")["data"]
     with atomic(png, suffix=".tmp.png") as tmp:
         tmp.write_bytes(b64decode(data))
-    return height
 
 
 def run_check(notebook: Path, chromium: str, timeout: float, out: Path) -> list[str]:
@@ -318,14 +341,175 @@ def run_check(notebook: Path, chromium: str, timeout: float, out: Path) -> list[
                 p.kill()
 
 
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--notebook", type=Path, default=ROOT / "notebooks" / "01_gaussian_1d.ipynb")
-    ap.add_argument("--chromium", help=f"the browser (default: the first of {', '.join(CHROMIUM)} on PATH)")
-    ap.add_argument("--timeout", type=positive, default=900, help="seconds the cells may take (default 900)")
-    ap.add_argument("--out", type=Path, default=OUT, help="folder for the screenshot and the copy (default "
-                    f"{OUT.relative_to(ROOT)}); must lie inside the repository, which JupyterLab serves")
-    args = ap.parse_args(argv)
+class Refs(HTMLParser):
+    """The ids (and anchor names) of one HTML page, and its references as (kind, url): 'image' for img src,
+    'link' for a/link href and script/iframe src."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids, self.refs = set(), []
+
+    def handle_starttag(self, tag, attrs):
+        """Record the tag's id or name, and what it refers to."""
+        attrs = dict(attrs)
+        self.ids.update(v for k, v in attrs.items() if k == "id" or (k == "name" and tag == "a"))
+        if tag == "img" and attrs.get("src"):
+            self.refs.append(("image", attrs["src"]))
+        elif tag in ("a", "link") and attrs.get("href"):
+            self.refs.append(("link", attrs["href"]))
+        elif tag in ("script", "iframe") and attrs.get("src"):
+            self.refs.append(("link", attrs["src"]))
+
+
+@functools.cache
+def parse(page: Path) -> Refs:
+    """The parsed page (cached: every page's anchors are looked up from many pages)."""
+    refs = Refs()
+    refs.feed(page.read_text(errors="replace"))
+    return refs
+
+
+def served_file(site: Path, url_path: str) -> Path | None:
+    """The file a static server on `site` answers for `url_path` (a folder: its index.html), or None."""
+    path = (site / unquote(url_path).lstrip("/")).resolve()
+    if path.is_dir():
+        path = path / "index.html"
+    return path if path.is_file() and path.is_relative_to(site.resolve()) else None
+
+
+def reference_problem(site: Path, page: str, kind: str, ref: str) -> str | None:
+    """What is wrong with `ref` (of `kind`) on `page` (relative to `site`), or None: a local file that does not
+    exist, or an #anchor that its HTML page does not have. Other origins and data: URIs are not checked."""
+    url = urlsplit(urljoin(f"{ORIGIN}/{page}", ref))
+    if f"{url.scheme}://{url.netloc}" != ORIGIN or ref.startswith("javascript:"):
+        return None
+    target = served_file(site, url.path)
+    if target is None:
+        return f"{page}: {'missing image' if kind == 'image' else 'broken link'} {ref}"
+    if url.fragment and target.suffix == ".html" and unquote(url.fragment) not in parse(target).ids:
+        return f"{page}: broken link {ref} (no #{unquote(url.fragment)} in {target.relative_to(site)})"
+    return None
+
+
+def book_pages(site: Path) -> list[str]:
+    """Every HTML page of the book, relative to `site`, the front page first."""
+    pages = sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html"))
+    return sorted(pages, key=lambda p: p != "index.html")
+
+
+def site_problems(site: Path) -> list[str]:
+    """Every missing local image, broken local link and missing #anchor in the book's HTML (no browser)."""
+    parse.cache_clear()
+    found = []
+    for page in book_pages(site):
+        for kind, ref in parse(site / page).refs:
+            problem = reference_problem(site, page, kind, ref)
+            if problem and problem not in found:
+                found.append(problem)
+    return found
+
+
+class Recorder(http.server.SimpleHTTPRequestHandler):
+    """Serves the book quietly and records (path, status) of every request in the server's `requests`."""
+
+    def log_request(self, code="-", size="-"):
+        """Record the request instead of printing it."""
+        self.server.requests.append((urlsplit(self.path).path, int(code)))
+
+    def log_message(self, format, *args):
+        """Print nothing."""
+
+
+def serve(site: Path) -> http.server.ThreadingHTTPServer:
+    """A static HTTP server for `site` on a free localhost port, running in a thread."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Recorder, directory=str(site)))
+    server.requests = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+# JavaScript run in each book page: the images that did not load, and the page's height.
+IMAGES = """JSON.stringify({height: document.documentElement.scrollHeight,
+  broken: Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)
+    .map(i => i.getAttribute("src").slice(0, 120))})"""
+
+
+def open_page(page: DevTools, url: str) -> dict:
+    """Navigate to `url` and wait until it has loaded; returns IMAGES' answer."""
+    page.call("Page.navigate", url=url)
+    loaded = f"location.href === {json.dumps(url)} && document.readyState === 'complete'"
+    wait_for(lambda: page.evaluate(loaded), 60, f"{url} to load")
+    return json.loads(page.evaluate(IMAGES))
+
+
+def check_page(page: DevTools, server, name: str, png: Path) -> list[str]:
+    """Open the book page `name` in Chromium, save its screenshot as `png`; returns its problems: images that
+    did not load and requests answered 404."""
+    server.requests.clear()
+    state = open_page(page, f"http://127.0.0.1:{server.server_port}/{name}")
+    page.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=min(MAX_HEIGHT, state["height"]),
+              deviceScaleFactor=1, mobile=False)
+    time.sleep(0.5)  # let the page lay out at its new height
+    capture(page, png)
+    page.call("Emulation.clearDeviceMetricsOverride")
+    found = [f"{name}: image did not load: {src}" for src in state["broken"]]
+    return found + [f"{name}: 404 for {path}" for path, code in server.requests if code == 404
+                    and path not in IGNORED]
+
+
+def screenshot_name(page: str) -> str:
+    """The screenshot's file name for a book page: notebooks/01_x.html -> notebooks_01_x.png."""
+    return page.removesuffix(".html").replace("/", "_") + ".png"
+
+
+def run_book_check(site: Path, chromium: str, out: Path) -> list[str]:
+    """Open every page of the book at `site` in Chromium; screenshots in `out`; returns every problem found."""
+    found = site_problems(site)
+    server, browser, page = serve(site), None, None
+    work = out / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        browser, ws_url = start_chromium(chromium, work / "chromium-profile")
+        page = DevTools(ws_url)
+        for name in book_pages(site):
+            problems = check_page(page, server, name, out / screenshot_name(name))
+            print(f"{name}: {'ok' if not problems else f'{len(problems)} problem(s)'}", flush=True)
+            found += problems
+    finally:
+        if page is not None:
+            page.close()
+        if browser is not None:
+            browser.terminate()
+            browser.wait(30)
+        server.shutdown()
+    return found
+
+
+def book_site(site: Path) -> Path:
+    """The built book at `site`; the default one is built (ci/book.py) when missing."""
+    if (site / "index.html").is_file():
+        return site
+    if site != BOOK:
+        sys.exit(f"--site: no index.html in {site}: build it with `python ci/book.py --out {site}`")
+    import book  # ci/book.py, beside this file
+    return book.build()
+
+
+def book_command(args) -> None:
+    """The book check (see the module doc)."""
+    chromium = find_chromium(args.chromium)
+    site = book_site(args.site.resolve())
+    out = args.out.resolve() / "book"
+    found = run_book_check(site, chromium, out)
+    print(f"screenshots: {out}")
+    if found:
+        sys.exit(f"the book at {site} has {len(found)} problem(s):\n" + "\n".join(found))
+    print(f"{len(book_pages(site))} pages: every image loaded, every local link and anchor found")
+
+
+def lab_command(args, ap: argparse.ArgumentParser) -> None:
+    """The JupyterLab check (see the module doc)."""
     notebook, out = args.notebook.resolve(), args.out.resolve()
     if not notebook.is_file():
         ap.error(f"--notebook: {args.notebook} is not a file")
@@ -338,6 +522,27 @@ def main(argv=None) -> None:
         sys.exit(f"{notebook.name} failed in the browser:\n" + "\n".join(found))
     print(f"{notebook.name}: every cell ran without an error in the browser "
           f"({time.monotonic() - started:.0f} s in all)")
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = ap.add_subparsers(dest="command", metavar="{book,lab}", help="book (the default) or lab")
+    book_ap = commands.add_parser("book", help="every page of the static book (ci/book.py)")
+    book_ap.add_argument("--site", type=Path, default=BOOK, help=f"the built book (default "
+                         f"{BOOK.relative_to(ROOT)}, built if missing)")
+    lab = commands.add_parser("lab", help="a notebook run in JupyterLab")
+    lab.add_argument("--notebook", type=Path, default=ROOT / "notebooks" / "01_gaussian_1d.ipynb")
+    lab.add_argument("--timeout", type=positive, default=900, help="seconds the cells may take (default 900)")
+    for sub in (book_ap, lab):
+        sub.add_argument("--chromium", help=f"the browser (default: the first of {', '.join(CHROMIUM)} on PATH)")
+        sub.add_argument("--out", type=Path, default=OUT, help=f"folder for the screenshots (default "
+                         f"{OUT.relative_to(ROOT)}); lab: must lie inside the repository, which JupyterLab serves")
+    argv = sys.argv[1:] if argv is None else argv
+    args = ap.parse_args(argv or ["book"])  # no arguments: the book check
+    if args.command == "lab":
+        lab_command(args, lab)
+    else:
+        book_command(args)
 
 
 if __name__ == "__main__":
