@@ -44,6 +44,9 @@ from pathlib import Path
 import nbformat
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import readme as make_readme  # noqa: E402  (RESULTS.md's table, as `make readme` writes it)
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "build" / "book"
 VERDICT = ("<!-- verdict:start -->", "<!-- verdict:end -->")
@@ -71,28 +74,14 @@ def front_block(readme: str) -> str:
     return block
 
 
-def fmt(value) -> str:
-    """A claim's value as the tables show it."""
-    if value is None:
-        return "not stated"
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def claims_table(root: Path) -> str | None:
-    """The markdown table of every figures/*/claims.json (name, ours, paper, what); None if there are none."""
-    paths = sorted(root.glob("figures/*/claims.json"))
-    rows = [f"| [{p.parent.name}](notebooks/{p.parent.name}.ipynb) | `{c['name']}` | {fmt(c['ours'])} | "
-            f"{fmt(c['paper'])} | {c['what']} |" for p in paths for c in json.loads(p.read_text())]
-    if not rows:
-        return None
-    return "\n".join(["| section | claim | ours | paper | what it measures |", "|---|---|---|---|---|", *rows])
-
-
 def results_page(root: Path, readme: str) -> str:
     """RESULTS.md, else a page with the claims table, else with the README's results table."""
     if (root / "RESULTS.md").is_file():
         return (root / "RESULTS.md").read_text()
-    table = claims_table(root) or between(readme, RESULTS)
+    claims = make_readme.load_claims(root)
+    if claims:
+        return make_readme.results_page(claims)
+    table = between(readme, RESULTS)
     if table is None:
         sys.exit("no RESULTS.md, no figures/*/claims.json and no results block in README.md: no results page")
     return f"# Results: the paper's numbers and ours\n\n{table}\n"

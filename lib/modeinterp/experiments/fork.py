@@ -33,10 +33,14 @@ class ForkTest:
     label: np.ndarray  # samples x forks x continuations: the continuation's label
     replayed: float  # share of tested samples whose replay (same noise, another batch) gave the same counts
 
+    def _rows(self, kind: str) -> np.ndarray:
+        """Per tested sample: whether it is of class `kind` (CLASSES)."""
+        return self.hallucinated if params.choice("kind", kind, CLASSES) == "hallucinated" else ~self.hallucinated
+
     def share(self, kind: str, what: str = "changed") -> np.ndarray:
         """Per fork timestep, the share of the continuations of class `kind` (CLASSES) that `what`: 'changed'
         (counts differ from the sample's) or a label ('hallucinated', 'invalid', ...)."""
-        rows = self.hallucinated if params.choice("kind", kind, CLASSES) == "hallucinated" else ~self.hallucinated
+        rows = self._rows(kind)
         hit = self.changed if what == "changed" else self.label == what
         return hit[rows].mean(axis=(0, 2)) if rows.any() else np.full(len(self.timesteps), np.nan)
 
@@ -71,7 +75,7 @@ class ForkTest:
     def share_se(self, kind: str, what: str = "changed") -> np.ndarray:
         """Per fork timestep, the standard error of share(kind, what), the samples being the units: the spread
         of each sample's own share over its continuations, divided by the root of the number of samples."""
-        rows = self.hallucinated if params.choice("kind", kind, CLASSES) == "hallucinated" else ~self.hallucinated
+        rows = self._rows(kind)
         hit = (self.changed if what == "changed" else self.label == what)[rows].mean(axis=2)
         if len(hit) < 2:
             return np.full(len(self.timesteps), np.nan)
