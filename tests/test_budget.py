@@ -37,7 +37,7 @@ def test_study_settings_are_checked():
     assert budget.model_config(hands).extra["min_gap"] == hands["min_gap"]
 
 
-TINY = dict(checkpoints=[2, 4], n_train=200, n_samples=100, sampling_steps=20, n_trajectories=4, chunk=50,
+TINY = dict(checkpoints=[2, 4], n_train=200, n_samples=100, sampling_steps=20, n_trajectories=4, chunk=50, fork_pairs=0,
             last_k=3, seeds=2)
 
 
@@ -66,7 +66,8 @@ def test_a_tiny_hands_study_labels_by_both_finger_counters(tmp_path):
 def test_evaluating_a_trained_checkpoint_reports_every_aggregation_with_controls(tmp_path):
     """Notebook 03's shipped model as a checkpoint: 300 samples of 50 steps hold a few hallucinations."""
     shutil.copy(SHIPPED_SHAPES, tmp_path / "step-3000.pt")
-    s = budget.study_config(size=32, checkpoints=[3000], n_samples=300, sampling_steps=50, last_k=5, chunk=150)
+    s = budget.study_config(size=32, checkpoints=[3000], n_samples=300, sampling_steps=50, last_k=5, chunk=150,
+                            fork_pairs=3, fork_continuations=2)
     r = budget.evaluate(s, tmp_path, 3000, 0)
     assert r["hallucinated"] >= 2 and r["hallucinated"] + r["in_support"] + r["invalid"] == 300
     assert set(r["detection"]) == {study.MEAN, "largest 4x4 patch", "per foreground pixel", "largest strip",
@@ -77,6 +78,9 @@ def test_evaluating_a_trained_checkpoint_reports_every_aggregation_with_controls
     assert labels.paper == "paper's window" and labels.last == "last 5 steps"  # as in the committed study.json
     assert 0 <= row["auroc"] <= 1 and 0 < row["auroc_se"] < 0.5 and row["within"] is not None
     assert tuple(r["windows"][study.MEAN][labels.paper]) == (700, 850)
+    f = r["fork"]  # the fork test at notebook 03's timesteps, on 3 pairs
+    assert f["pairs"] == 3 and len(f["timesteps"]) == len(f["changed_hallucinated"]) == len(f["changed_in_support_se"])
+    assert f["best_t"] in f["timesteps"] and 0 <= f["auroc"] <= 1 and f["detectable"] > 0.5  # 3 pairs detect little
 
 
 def test_the_committed_study_is_read_by_the_window_labels():

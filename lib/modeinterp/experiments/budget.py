@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import hands, images, pixels, shapes, study
+from . import fork, hands, images, pixels, shapes, study
 from ..method import detection, diffusion, train
 from ..support import parallel, params
 from ..support.files import atomic
@@ -41,10 +41,12 @@ STUDY = dict(  # notebook 03's data, network and sampler (ci/paper/study.yaml: t
     sampling_steps=250, paper_window=[0.70, 0.85], decision_agreement=[0.25, 0.75], last_k=10,
     candidate_windows=[[0.0, 0.02], [0.0, 0.05], [0.0, 0.1], [0.1, 0.2], [0.2, 0.3], [0.3, 0.4], [0.4, 0.5],
                        [0.5, 0.6], [0.6, 0.7], [0.7, 0.85], [0.85, 1.0]],
-    retention=0.95, seed=0, chunk=64)
-# notebook 04's procedural hands and network (fold 2, base 16), its paper range t=600..900; the same constant rate
-# and checkpoints as the shapes
-HANDS = {**STUDY, "series": "hands", "base": 16, "min_gap": 3.0, "paper_window": [0.60, 0.90]}
+    retention=0.95, seed=0, chunk=64,
+    fork_pairs=32, fork_continuations=3, fork_at=[0.85, 0.775, 0.7, 0.6, 0.5])  # notebook 03's fork test (0 pairs: none)
+# notebook 04's procedural hands and network (fold 2, base 16), its paper range t=600..900 and its fork test, with
+# one more fork (t=300: at t=449 the hands' counts still changed); the same constant rate and checkpoints as the shapes
+HANDS = {**STUDY, "series": "hands", "base": 16, "min_gap": 3.0, "paper_window": [0.60, 0.90],
+         "fork_at": [0.9, 0.8, 0.7, 0.6, 0.45, 0.3]}
 SERIES = {"shapes": STUDY, "hands": HANDS}
 NAMES = {"shapes": "shapes-study", "hands": "hands-study"}  # the models' names (part of their cache key)
 
@@ -86,17 +88,40 @@ def training_images(s: dict) -> np.ndarray:
 
 def label(s: dict, x: np.ndarray) -> dict:
     """A series' labels of generated images x in [0, 1]: hallucinated and readable (keep) per image, the groups
-    within which the AUROC is also taken (shapes: equal shape count), the pixel baselines, and the counts by kind."""
+    within which the AUROC is also taken (shapes: equal shape count), the pixel baselines, the counts by kind, and
+    for the fork test the per-image counts, the labels, the groups its pairs are matched on and the reader of
+    samples."""
     if s["series"] == "hands":
         counts, reading = hands.read_hands(x)
         hal, keep = reading == "hallucinated", np.isin(reading, ["in_support", "hallucinated"])
         kinds = {"four": hal & (counts[:, 0] == 4), "six": hal & (counts[:, 0] == 6)}
         kinds["other"] = hal & ~kinds["four"] & ~kinds["six"]
         return dict(hal=hal, keep=keep, groups=None, baselines=hands.baselines(x, keep),
-                    kinds={k: int(v.sum()) for k, v in kinds.items()})
+                    kinds={k: int(v.sum()) for k, v in kinds.items()}, counts=counts, labels=reading,
+                    pair_groups=np.zeros(len(x), int), read=hands.read_samples)
     counts, labels = shapes.count_shapes(x)
     return dict(hal=labels == "hallucinated", keep=labels != "invalid", groups=counts.sum(1),
-                baselines=shapes.baselines(x), kinds={})
+                baselines=shapes.baselines(x), kinds={}, counts=counts, labels=labels, pair_groups=counts.sum(1),
+                read=shapes.count_samples)
+
+
+def fork_record(s: dict, model, schedule, ws, lab: dict, seed: int, device: str = "cpu") -> dict | None:
+    """The fork test of a study's record (its notebook's, with the series' settings), as plain numbers: per fork
+    timestep each class's share of changed continuations with its standard error, and the disagreement's AUROC at
+    the timestep chosen on half of the pairs, on the other half, with the smallest difference that half could
+    detect at the 5% level. None without pairs."""
+    hal_pick, in_pick = fork.matched(lab["labels"], lab["pair_groups"], s["fork_pairs"])
+    if len(hal_pick) < 2:
+        return None
+    tested = np.r_[hal_pick, in_pick]
+    forks = fork.fork_timesteps(ws.timesteps, s["fork_at"], s["T"])
+    ft = fork.fork_test(study.sampler_step(model, schedule), ws.timesteps, ws.run.seed, tested, lab["hal"][tested],
+                        lab["counts"][tested], lab["read"], (1, s["size"], s["size"]), forks=forks,
+                        continuations=s["fork_continuations"], seed=seed + 2, chunk=s["chunk"], device=device)
+    t_best, best = ft.best()
+    return dict(timesteps=forks, pairs=len(hal_pick), **{f"changed_{k}": ft.share(k).tolist() for k in fork.CLASSES},
+                **{f"changed_{k}_se": ft.share_se(k).tolist() for k in fork.CLASSES}, best_t=t_best,
+                auroc=best.auroc, auroc_se=best.se, detectable=ft.detectable_difference(held_out=True))
 
 
 def _checkpoint_path(work: Path, step: int) -> Path:
@@ -154,6 +179,8 @@ def evaluate(s: dict, work: Path, step: int, seed: int, device: str = "cpu") -> 
         record["windows"][aggregation] = c.windows[aggregation].labelled(c.labels)
         record["detection"][aggregation] = {label: _row(r) for label, r in d.labelled(c.labels).items()}
     record["detection"]["no trajectory"] = {name: _row(d) for name, d in c.baselines.items()}
+    if s["fork_pairs"]:
+        record["fork"] = fork_record(s, model, schedule, ws, lab, seed, device)
     return {**record, "minutes": (time.perf_counter() - start) / 60}
 
 
