@@ -29,7 +29,7 @@ def main(argv=None) -> None:
     ap.add_argument("--series", choices=["both", *budget.SERIES], default="both", help="which series to run")
     ap.add_argument("--results", type=Path, help="the results file (default: figures/06_training_budget/, by series)")
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "study", help="checkpoints (not committed)")
-    ap.add_argument("--workers", type=int, default=2, help="processes: one trains, the others evaluate")
+    ap.add_argument("--workers", type=int, default=2, help="processes: one trains, the others evaluate (1: train, then evaluate)")
     ap.add_argument("--device", default="cpu", help="'cpu' or 'cuda' (paper scale)")
     args = ap.parse_args(argv)
     overrides = yaml.safe_load(args.config.read_text()) if args.config else {}

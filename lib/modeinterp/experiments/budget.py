@@ -192,9 +192,11 @@ def _row(d: detection.Detection) -> dict:
 
 def run_study(s: dict, work: str | os.PathLike, results: str | os.PathLike, workers: int = 2,
               device: str = "cpu") -> list[dict]:
-    """Train once (one process) while evaluating each checkpoint as it appears (the other processes), all on
-    `device`; write every record to `results` (JSON) as it comes. Checkpoints (in a folder of `work` named by the
+    """Train once (one process) while evaluating each checkpoint as it appears (the other `workers` - 1 processes;
+    with one worker, training then the evaluations in turn), all on `device`; write every record to `results`
+    (JSON) as it comes. Checkpoints (in a folder of `work` named by the
     model's configuration) and records already in `results` are reused, so an interrupted study can be rerun."""
+    params.integer("workers", workers, low=1)
     work, results = Path(work) / train.config_key(model_config(s)), Path(results)  # other settings, other folder
     work.mkdir(parents=True, exist_ok=True)
     saved = json.loads(results.read_text()) if results.exists() else {"settings": s, "records": []}
@@ -205,7 +207,7 @@ def run_study(s: dict, work: str | os.PathLike, results: str | os.PathLike, work
     todo = [job for job in todo if not any((r["step"], r["seed"]) == job for r in done)]
     if not todo:
         return done
-    with parallel.workers(max(2, workers)) as submit:  # they stop with this process (see support.parallel)
+    with parallel.workers(workers) as submit:  # they stop with this process (see support.parallel)
         training = submit(_train, s, work, device)
         pending = {}
         while todo or pending:
