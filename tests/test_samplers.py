@@ -1,5 +1,6 @@
 """Samplers driven by the exact denoiser of a mixture: they must reproduce the mixture."""
 import math
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -193,8 +194,9 @@ def test_the_work_is_a_picklable_dataclass_whose_model_moves_without_the_callers
     from dataclasses import FrozenInstanceError, fields
     net = torch.nn.Linear(1, 1)
     step = samplers.DDIMStep(model=net, alpha_bar=[0.9, 0.5], eta=samplers.eta_below(1))
-    work = samplers.Work(step=step, timesteps=[1, 0], shape=(1,), seed=7, windows=[(0, 1)])
-    assert {f.name for f in fields(work)} >= {"step", "timesteps", "shape", "seed", "windows", "chunk"}
+    work = samplers.Work(step=step, timesteps=[1, 0], shape=(1,), seed=7,
+                         statistics=metric.window_statistics([(0, 1)]))
+    assert {f.name for f in fields(work)} >= {"step", "timesteps", "shape", "seed", "statistics", "chunk"}
     with pytest.raises(FrozenInstanceError):
         work.seed = 8
     again = pickle.loads(pickle.dumps(work))
@@ -208,7 +210,8 @@ def test_ddpm_steps_last_step_returns_the_posterior_mean():
     ab = schedule.alpha_bar.tolist()
     step = samplers.DDPMStep(model=lambda x, t: 0.3 * x, alpha_bar=ab, noise="posterior")
     x = torch.randn(6, 2, generator=generator(0))
-    x0_hat, last = step(x, 4, None, None)
+    x0_hat, last, eps = step(x, 4, None, None)
+    torch.testing.assert_close(eps, 0.3 * x)  # the model's eps, returned for the streamed statistics
     torch.testing.assert_close(x0_hat, diffusion.predict_x0(x, 0.3 * x, ab[4]))
     torch.testing.assert_close(last, diffusion.posterior(x, x0_hat, ab[4], 1.0)[0])
     z = torch.ones_like(x)
@@ -238,3 +241,106 @@ def test_resume_replays_any_samples_of_a_run_and_keeps_their_states(oracle):
         samplers.resume(step, ts, run.seed, index, (1,), keep=[5])
     with pytest.raises(ValueError, match="one row per index: 3; got 2"):
         samplers.resume(step, ts, run.seed, index, (1,), x_t=kept[100][:2])
+
+
+# ---- the plug-in point: statistics streamed through the reverse loop (metric.Statistic)
+
+@dataclass(frozen=True)
+class Record:
+    """A statistic that checks what it is fed: per row, the sum over visits of t * mean(x0_hat) + mean(eps)
+    ('total'), or the count of visits whose x_t is the x_prev of the visit before ('chained'); module level, so
+    that processes can take it."""
+
+    field: str
+
+    def start(self, shared):
+        return shared.setdefault("recorder", _Recorder())
+
+    def finish(self, acc, x0):
+        return getattr(acc, self.field) * torch.ones(len(x0), dtype=torch.float64)
+
+
+class _Recorder:
+    def __init__(self):
+        self.total, self.chained, self.last = 0.0, 0, None
+
+    def add(self, visit):
+        self.total = self.total + visit.t * visit.x0_hat.flatten(1).mean(1).double() + visit.eps.flatten(1).mean(1)
+        self.chained += self.last is not None and torch.equal(self.last, visit.x_t)
+        self.last = visit.x_prev
+
+
+def test_a_statistic_sees_every_visit_and_does_not_depend_on_chunks_or_processes(oracle):
+    """Every visited step reaches a plugged-in statistic with its eps and x_prev (x_prev entering the next step);
+    its results are joined by name whatever the chunks or processes, beside the paper's variance."""
+    gm, _, _ = oracle
+    schedule = diffusion.linear_schedule(100)
+    eps = mixtures.ExactEps(gm, schedule)
+    def run(**options):
+        return samplers.ddpm(eps, schedule, 30, (1,), generator(3), n_steps=20, windows=[(0, 40)], progress=False,
+                             statistics={"total": Record("total"), "chained": Record("chained")}, **options)
+
+    a, b, c = run(chunk=30), run(chunk=7), run(chunk=7, processes=2)
+    assert set(a.stats) == {"total", "chained", metric.WindowKey(metric.VARIANCE, (0, 40))}
+    assert a.stats["total"].shape == (30,) and a.stats["total"].std() > 0
+    for other in (b, c):
+        for name in a.stats:
+            torch.testing.assert_close(other.stats[name], a.stats[name], rtol=0, atol=0)
+    assert a.stats["chained"].tolist() == [len(a.timesteps) - 1] * 30  # each visit's x_t is the x_prev before
+
+
+def test_statistics_over_one_window_share_one_accumulator_fed_once():
+    stats = metric.window_statistics([(0, 9), (3, 9)], {"patch": metric.largest_patch(1)})
+    assert list(stats) == [metric.WindowKey("variance", (0, 9)), metric.WindowKey("patch", (0, 9)),
+                           metric.WindowKey("variance", (3, 9)), metric.WindowKey("patch", (3, 9))]
+    accumulators = metric.started(stats)
+    assert len({id(a) for a in accumulators.values()}) == 2
+    x = torch.ones(4, 1, 2, 2)
+    for t in (9, 6, 3, 0):
+        metric.feed(accumulators, metric.Visit(t, x, None, t * x, None))
+    out = metric.finished(stats, accumulators, x)
+    assert out[metric.WindowKey("variance", (3, 9))].tolist() == [6.0] * 4  # var of 9, 6, 3: each fed once
+    with pytest.raises(ValueError, match="names the paper's metric"):
+        metric.window_statistics([(0, 9)], {"variance": metric.largest_patch(1)})
+
+
+def test_a_statistic_that_cannot_be_fed_is_an_error_before_compute():
+    calls = []
+
+    def step(x_t, t, t_prev, z):
+        calls.append(t)
+        return x_t, x_t
+
+    with pytest.raises(ValueError, match="window \\(50, 60\\) holds no timestep"):
+        samplers.reverse(step, [9, 0], 3, (1,), generator(0), statistics={"w": metric.WindowVariance((50, 60))})
+    assert calls == []
+
+
+def test_the_posthoc_path_feeds_the_same_statistics():
+    """posthoc_variance is the window statistic over the post-hoc visits; a plugged-in statistic sees the model's
+    eps there and no x_prev."""
+    schedule = diffusion.linear_schedule(100)
+    model = lambda x, t: 0.1 * t * x  # noqa: E731
+    x0 = torch.randn(9, 2, generator=generator(1))
+    steps = [10, 30, 50]
+    out = metric.posthoc(model, schedule, x0, steps, generator(2), {"v": metric.WindowVariance((10, 50)),
+                                                                    "seen": Seen()}, chunk=4)
+    torch.testing.assert_close(out["v"], metric.posthoc_variance(model, schedule, x0, steps, generator(2), chunk=4),
+                               rtol=0, atol=0)
+    assert out["seen"].tolist() == [90.0] * 9  # 10 + 30 + 50, each visit with eps and without x_prev
+
+
+class Seen:
+    def start(self, shared):
+        return _Seen()
+
+    def finish(self, acc, x0):
+        return acc.t_sum * torch.ones(len(x0))
+
+
+class _Seen:
+    t_sum = 0.0
+
+    def add(self, visit):
+        assert visit.eps is not None and visit.x_prev is None
+        self.t_sum += visit.t

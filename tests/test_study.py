@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from modeinterp.experiments import study
-from modeinterp.method import detection, samplers
+from modeinterp.method import detection, metric, samplers
 
 PAPER, LAST, DECISION, CANDIDATES = (6, 8), (0, 1), (3, 5), [(0, 1), (0, 2), (6, 8)]
 
@@ -18,8 +18,9 @@ def fake_study(n=40, seed=0) -> tuple[study.WindowStudy, np.ndarray]:
     hal = np.arange(n) % 3 == 0
     noise = {w: torch.from_numpy(rng.random(n)) for w in [PAPER, LAST, DECISION, (0, 2)]}
     variance = {**noise, (0, 2): noise[(0, 2)] + torch.from_numpy(hal.astype(float))}
-    run = samplers.Samples(x0=torch.zeros(n, 1), timesteps=list(range(9, -1, -1)), variance=variance,
-                           local={"largest 4x4 patch": {w: 2 * v for w, v in variance.items()}})
+    stats = {**{metric.WindowKey(metric.VARIANCE, w): v for w, v in variance.items()},
+             **{metric.WindowKey("largest 4x4 patch", w): 2 * v for w, v in variance.items()}}
+    run = samplers.Samples(x0=torch.zeros(n, 1), timesteps=list(range(9, -1, -1)), stats=stats)
     ws = study.WindowStudy(list(range(9, -1, -1)), np.linspace(0, 1, 10),
                            study.Named(paper=PAPER, last=LAST, decision=DECISION), study.window_labels(2), CANDIDATES,
                            run)

@@ -1,8 +1,8 @@
 """Hugging Face diffusers: run a DDPMScheduler or DDIMScheduler with any eps model and stream the metric.
 
 `sample` runs the scheduler's own step (its timesteps, x0_hat = `pred_original_sample`, posterior and noise
-scale) as the step rule of the library's reverse loop (`samplers.reverse`): the same `Samples`, windows, Welford
-streaming, per-sample noise streams and noise per step (none at the last, unless the scheduler adds some there)
+scale) as the step rule of the library's reverse loop (`samplers.reverse`): the same `Samples`, streamed
+statistics (the windows' variance and any metric.Statistic), per-sample noise streams and noise per step (none at the last, unless the scheduler adds some there)
 as `samplers.ddpm` and `samplers.ddim`. `scheduler_from` turns a library schedule into a scheduler with the same
 betas, so both run the same process. diffusers is optional: `pip install modeinterp[diffusers]`.
 """
@@ -56,7 +56,8 @@ def scheduler_from(schedule: Schedule, kind: str = "ddpm", *, noise: str = "beta
 def sample(model, scheduler, n: int, shape: Sequence[int], generator: torch.Generator, *,
            n_steps: int | None = None, windows: Sequence[Window] = (),
            eta: float | Callable[[int], float] = 0.0, clip: bool | float = False, n_trajectories: int = 0,
-           chunk: int = 2048, progress: bool = True, aggregations: dict | None = None) -> Samples:
+           chunk: int = 2048, progress: bool = True, aggregations: dict | None = None,
+           statistics: dict | None = None) -> Samples:
     """Sample with a diffusers DDPMScheduler/DDIMScheduler; return `Samples` as samplers.ddpm/ddim do.
 
     model: `model(x_t, t) -> eps` (t a Python int), or a diffusers UNet2DModel (its output's `.sample` is read).
@@ -65,7 +66,8 @@ def sample(model, scheduler, n: int, shape: Sequence[int], generator: torch.Gene
     clipping is off unless clip=True ([-1, 1]) or clip=c ([-c, c]); a DDIM step then re-derives eps from the
     clipped x0_hat, as samplers.ddim does (a scheduler's `thresholding` is left as it is). The scheduler passed
     in is copied, never changed. The metric is the
-    variance of the scheduler's `pred_original_sample`. x_T and every step's noise come from the library's
+    variance of the scheduler's `pred_original_sample`; statistics: as for samplers.ddpm (a visit's eps is the
+    model's output, before any clipping). x_T and every step's noise come from the library's
     per-sample streams, so with `scheduler_from(schedule, ...)` a run equals samplers.ddpm's to float32 rounding
     and, at n_steps = T (diffusers' DDIM strides its own timesteps), samplers.ddim's bit for bit.
     """
@@ -79,7 +81,8 @@ def sample(model, scheduler, n: int, shape: Sequence[int], generator: torch.Gene
             params.fail("eta", "0 for a DDPMScheduler (eta is DDIM's)", eta)
         step, last_step_noise = _ddpm_step(model, scheduler), ts[-1] > 0  # DDPMScheduler adds noise at every t > 0
     return reverse(step, ts, n, shape, generator, windows=windows, n_trajectories=n_trajectories, chunk=chunk,
-                   progress=progress, aggregations=aggregations, last_step_noise=last_step_noise)
+                   progress=progress, aggregations=aggregations, statistics=statistics,
+                   last_step_noise=last_step_noise)
 
 
 def _prepared(scheduler, clip, n_steps):
@@ -129,7 +132,7 @@ def _ddpm_step(model, scheduler):
         eps = _eps(model, x_t, t)
         with mock.patch.object(module, "randn_tensor", randn_tensor):
             out = scheduler.step(eps, t, x_t)
-        return out.pred_original_sample, out.prev_sample
+        return out.pred_original_sample, out.prev_sample, eps
 
     return step
 
@@ -138,10 +141,9 @@ def _ddim_step(model, scheduler, eta_at):
     """DDIMScheduler.step as a step of samplers.reverse, with eta_at(t) and the step's draw z as its
     `variance_noise`."""
     def step(x_t, t, t_prev, z):
-        eta = eta_at(t)
-        out = scheduler.step(_eps(model, x_t, t), t, x_t, eta=eta,
-                             use_clipped_model_output=scheduler.config.clip_sample,
+        eta, eps = eta_at(t), _eps(model, x_t, t)
+        out = scheduler.step(eps, t, x_t, eta=eta, use_clipped_model_output=scheduler.config.clip_sample,
                              variance_noise=z if eta > 0 else None)
-        return out.pred_original_sample, out.prev_sample
+        return out.pred_original_sample, out.prev_sample, eps
 
     return step

@@ -1,11 +1,12 @@
 """Samplers: DDPM ancestral (all steps or a strided subset) and DDIM, with the paper's metric streamed.
 
 A sampler is a step rule run by one reverse loop (`reverse`). The rule takes x_t at timestep t to x0_hat and to
-x_{t_prev}, the state at the next visited timestep (`DDPMStep`, `DDIMStep`; modeinterp.interfaces.hf wraps
-diffusers' schedulers in the same form). The loop, `_reverse_chunk`, is the algorithm as one reads it: x_T ~ N(0, I);
-at every visited t, z ~ N(0, I) (z = 0 at the last step, as DDPM's Algorithm 2), the step, and the Welford update
-of the variance of x0_hat over each window that holds t (memory O(N x D), not O(N x T x D)). Around it: chunks of
-rows, and the samples split by index over processes (support.parallel), neither of which changes a number.
+x_{t_prev}, the state at the next visited timestep, and may return the model's eps too (`DDPMStep`, `DDIMStep`;
+modeinterp.interfaces.hf wraps diffusers' schedulers in the same form). The loop, `_reverse_chunk`, is the
+algorithm as one reads it: x_T ~ N(0, I); at every visited t, z ~ N(0, I) (z = 0 at the last step, as DDPM's
+Algorithm 2), the step, and every statistic's update (metric.Statistic: the paper's variance of x0_hat over each
+window, by Welford's method, is one; memory O(N x D), not O(N x T x D)). Around it: chunks of rows, and the
+samples split by index over processes (support.parallel), neither of which changes a number.
 
 `model(x_t, t)` predicts eps; `t` is passed as a Python int, the same for every row of a step. The computation runs
 on the generator's device (the model must be there too); what is returned is on the CPU. Every sample draws its
@@ -14,17 +15,16 @@ metric depend neither on `chunk` nor on `processes`.
 """
 import copy
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 
 import torch
 from tqdm.auto import tqdm
 
-from . import diffusion
+from . import diffusion, metric
 from ..support import parallel
 from .diffusion import Schedule, predict_x0
-from .metric import Welford
 from .noise import Streams, run_seed
 from ..support.runtime import show_progress
 from .windows import Window, timesteps
@@ -38,11 +38,21 @@ class Samples:
 
     x0: torch.Tensor  # the samples, N x ...
     timesteps: list[int]  # the timesteps visited, noisiest first
-    variance: dict[Window, torch.Tensor] = field(default_factory=dict)  # window -> metric, shape N
-    local: dict[str, dict[Window, torch.Tensor]] = field(default_factory=dict)  # aggregation -> window -> N
+    stats: dict[Hashable, torch.Tensor] = field(default_factory=dict)  # each statistic's result by name, shape N
     x_t: torch.Tensor | None = None  # steps x n_trajectories x ...: the state entering each step
     x0_hat: torch.Tensor | None = None  # steps x n_trajectories x ...: x0_hat at each step
     seed: int | None = None  # the run's seed: sample i's noise is stream i of it (see `resume`)
+
+    @property
+    def variance(self) -> dict[Window, torch.Tensor]:
+        """The paper's metric by window (metric.window_statistics), shape N each."""
+        return metric.by_window(self.stats)
+
+    @property
+    def local(self) -> dict[str, dict[Window, torch.Tensor]]:
+        """The local aggregations of the variance map: name -> window -> N."""
+        names = dict.fromkeys(k.name for k in self.stats if isinstance(k, metric.WindowKey))
+        return {name: metric.by_window(self.stats, name) for name in names if name != metric.VARIANCE}
 
 
 # ---- the samplers: a step rule each, run by `reverse`
@@ -50,35 +60,36 @@ class Samples:
 def ddpm(model, schedule: Schedule, n: int, shape: Sequence[int], generator: torch.Generator, *,
          n_steps: int | None = None, windows: Sequence[Window] = (), n_trajectories: int = 0,
          noise: str = "beta", clip: float | None = None, chunk: int = 2048, progress: bool = True,
-         aggregations: dict | None = None, processes: int = 1) -> Samples:
+         aggregations: dict | None = None, statistics: dict | None = None, processes: int = 1) -> Samples:
     """DDPM ancestral sampling; noise: the variance of the noise added at each step, beta_t ('beta', as the
     paper) or the posterior's ('posterior').
 
     clip: clamp x0_hat to [-clip, clip] at every step (images in [-1, 1]: clip=1, as in DDPM's image code).
-    aggregations: name -> f(variance map, x0) -> N (e.g. metric.largest_patch(4)), reported in `local` beside the
-    paper's mean over dimensions.
+    windows: the paper's metric over each (`variance`); aggregations: name -> f(variance map, x0) -> N (e.g.
+    metric.largest_patch(4)), reported in `local` beside the paper's mean over dimensions.
+    statistics: further name -> metric.Statistic, streamed alike, results in `stats` by name.
     processes: split the samples by index over this many processes (one GPU each on CUDA; see parallel); the
-    model and aggregations must then be picklable. The result does not depend on it (per-sample noise).
+    model, aggregations and statistics must then be picklable. The result does not depend on it (per-sample noise).
     """
     if noise not in DDPMStep.NOISE:
         raise ValueError(f"noise must be 'beta' or 'posterior'; got {noise!r}")
     step = DDPMStep(model=model, alpha_bar=schedule.alpha_bar.tolist(), clip=clip, noise=noise)
     return reverse(step, timesteps(schedule.T, n_steps), n, shape, generator, windows=windows,
                    n_trajectories=n_trajectories, chunk=chunk, progress=progress, aggregations=aggregations,
-                   processes=processes)
+                   statistics=statistics, processes=processes)
 
 
 def ddim(model, schedule: Schedule, n: int, shape: Sequence[int], generator: torch.Generator, *,
          n_steps: int | None = None, eta: float | Callable[[int], float] = 0.0, windows: Sequence[Window] = (),
          n_trajectories: int = 0, clip: float | None = None, chunk: int = 2048, progress: bool = True,
-         aggregations: dict | None = None, processes: int = 1) -> Samples:
+         aggregations: dict | None = None, statistics: dict | None = None, processes: int = 1) -> Samples:
     """DDIM (Song et al., 2021): deterministic at eta=0, DDPM-like noise at eta=1; `eta` may be a function
-    of the timestep t (e.g. stochastic only in some steps). clip, aggregations, processes: as for ddpm (with
-    processes > 1 a function eta must be picklable, e.g. eta_below)."""
+    of the timestep t (e.g. stochastic only in some steps). clip, windows, aggregations, statistics, processes: as
+    for ddpm (with processes > 1 a function eta must be picklable, e.g. eta_below)."""
     ts = timesteps(schedule.T, n_steps)
     step = DDIMStep(model=model, alpha_bar=schedule.alpha_bar.tolist(), clip=clip, eta=eta_schedule(eta, ts))
     return reverse(step, ts, n, shape, generator, windows=windows, n_trajectories=n_trajectories, chunk=chunk,
-                   progress=progress, aggregations=aggregations, processes=processes)
+                   progress=progress, aggregations=aggregations, statistics=statistics, processes=processes)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,13 +127,14 @@ class DDPMStep(EpsStep):
     noise: str = "beta"  # the variance of the noise added: beta of the (strided) step, or the posterior's
 
     def __call__(self, x_t: torch.Tensor, t: int, t_prev: int | None, z: torch.Tensor | None):
-        """(x0_hat, x_prev): the mean of q(x_prev | x_t, x0_hat) plus the noise z scaled to its variance."""
+        """(x0_hat, x_prev, eps): x_prev the mean of q(x_prev | x_t, x0_hat) plus the noise z scaled to its
+        variance."""
         ab_t, ab_prev, eps, x0_hat = self.x0_hat(x_t, t, t_prev)
         mean, posterior_var = diffusion.posterior(x_t, x0_hat, ab_t, ab_prev)
         if z is None:  # the last step returns the mean
-            return x0_hat, mean
+            return x0_hat, mean, eps
         var = 1 - ab_t / ab_prev if self.noise == "beta" else posterior_var
-        return x0_hat, mean + math.sqrt(var) * z
+        return x0_hat, mean + math.sqrt(var) * z, eps
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,11 +144,11 @@ class DDIMStep(EpsStep):
     eta: Callable[[int], float]  # see eta_schedule
 
     def __call__(self, x_t: torch.Tensor, t: int, t_prev: int | None, z: torch.Tensor | None):
-        """(x0_hat, x_prev): x0_hat noised back to t_prev along eps, plus sigma_t z."""
+        """(x0_hat, x_prev, eps): x_prev is x0_hat noised back to t_prev along eps, plus sigma_t z."""
         ab_t, ab_prev, eps, x0_hat = self.x0_hat(x_t, t, t_prev)
         sigma = self.eta(t) * math.sqrt((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev))
         x_prev = math.sqrt(ab_prev) * x0_hat + math.sqrt(max(1 - ab_prev - sigma**2, 0.0)) * eps
-        return x0_hat, x_prev if z is None or sigma == 0 else x_prev + sigma * z
+        return x0_hat, x_prev if z is None or sigma == 0 else x_prev + sigma * z, eps
 
 
 def eta_schedule(eta: float | Callable[[int], float], ts: Sequence[int]) -> Callable[[int], float]:
@@ -167,12 +179,11 @@ def _eta_below(t_max: int, eta: float, t: int) -> float:
 class Work:
     """One sampling run but for which samples: what every chunk of rows, in every process, runs."""
 
-    step: Callable  # step(x_t, t, t_prev, z) -> (x0_hat, x_prev); t_prev is None at the last step
+    step: Callable  # step(x_t, t, t_prev, z) -> (x0_hat, x_prev[, eps]); t_prev is None at the last step
     timesteps: list[int]  # visited, noisiest first
     shape: tuple[int, ...]  # of one sample
     seed: int  # the run's seed: sample i's noise is stream i of it (see noise)
-    windows: list[Window] = field(default_factory=list)  # where the metric is streamed
-    aggregations: dict[str, Callable] = field(default_factory=dict)  # name -> f(variance map, x0) -> N
+    statistics: dict[Hashable, metric.Statistic] = field(default_factory=dict)  # name -> what is streamed
     n_trajectories: int = 0  # samples 0..n_trajectories-1 have x_t and x0_hat recorded at every step
     chunk: int = 2048  # rows run at once
     progress: bool = True
@@ -186,16 +197,17 @@ class Work:
 @torch.no_grad()
 def reverse(step: Callable, timesteps: Sequence[int], n: int, shape: Sequence[int], generator: torch.Generator, *,
             windows: Sequence[Window] = (), n_trajectories: int = 0, chunk: int = 2048, progress: bool = True,
-            aggregations: dict | None = None, processes: int = 1, last_step_noise: bool = False) -> Samples:
-    """Run `step` (see Work) through `timesteps` for n samples of `shape`, streaming the metric over `windows`, in
-    this process or split by sample index over `processes` (then `step` and `aggregations` must be picklable)."""
+            aggregations: dict | None = None, statistics: dict | None = None, processes: int = 1,
+            last_step_noise: bool = False) -> Samples:
+    """Run `step` (see Work) through `timesteps` for n samples of `shape`, streaming the metric over `windows` (with
+    its `aggregations`, see metric.window_statistics) and any further `statistics` (name -> metric.Statistic), in
+    this process or split by sample index over `processes` (then `step` and what is streamed must be picklable)."""
     processes = parallel.check(processes, generator.device)
-    windows = [tuple(w) for w in windows]
-    for lo, hi in windows:
-        if not any(lo <= t <= hi for t in timesteps):
-            raise ValueError(f"window ({lo}, {hi}) holds no timestep the sampler visits")
-    work = Work(step=step, timesteps=list(timesteps), shape=tuple(shape), seed=run_seed(generator), windows=windows,
-                aggregations=dict(aggregations or {}), n_trajectories=n_trajectories, chunk=chunk, progress=progress,
+    statistics = {**metric.window_statistics(windows, aggregations), **(statistics or {})}
+    for stat in statistics.values():
+        getattr(stat, "check", lambda ts: None)(list(timesteps))
+    work = Work(step=step, timesteps=list(timesteps), shape=tuple(shape), seed=run_seed(generator),
+                statistics=statistics, n_trajectories=n_trajectories, chunk=chunk, progress=progress,
                 last_step_noise=last_step_noise)
     if processes == 1:
         return _rows(work, 0, n, generator.device)
@@ -227,37 +239,34 @@ def _rows(work: Work, first: int, stop: int, device) -> Samples:
 
 @torch.no_grad()
 def _reverse_chunk(work: Work, start: int, rows: int, device, tick: Callable = lambda: None) -> Samples:
-    """Samples start..start+rows-1 from x_T to x_0, the variance of x0_hat streamed over every window."""
+    """Samples start..start+rows-1 from x_T to x_0, every statistic streamed (e.g. the variance of x0_hat over
+    every window)."""
     ts = work.timesteps
     streams = Streams(work.seed, start, rows, work.shape, len(ts), device)  # x_T, then a draw per step but the last
     x_t = streams.randn()  # x_T ~ N(0, I)
-    hal = {w: Welford() for w in work.windows}  # the metric: the variance of x0_hat over each window
+    accumulators = metric.started(work.statistics)
     kept = max(0, min(rows, work.n_trajectories - start))  # rows whose trajectories are recorded
     trajectory = torch.empty(2, len(ts), kept, *work.shape) if kept else None  # x_t and x0_hat, on the CPU
-    for i, (t, x_t, x0_hat, x_prev) in enumerate(_walk(work.step, ts, x_t, streams, work.last_step_noise)):
-        for (lo, hi), welford in hal.items():
-            if lo <= t <= hi:
-                welford.add(x0_hat)
+    for i, visit in enumerate(_walk(work.step, ts, x_t, streams, work.last_step_noise)):
+        metric.feed(accumulators, visit)
         if kept:
-            trajectory[0, i], trajectory[1, i] = x_t[:kept], x0_hat[:kept]
-        x_t = x_prev
+            trajectory[0, i], trajectory[1, i] = visit.x_t[:kept], visit.x0_hat[:kept]
+        x_t = visit.x_prev
         tick()
-    return Samples(
-        x0=x_t.cpu(), timesteps=list(ts), seed=work.seed,
-        variance={w: welford.variance().cpu() for w, welford in hal.items()},
-        local={name: {w: aggregate(welford.variance_map(), x_t).cpu() for w, welford in hal.items()}
-               for name, aggregate in work.aggregations.items()},
-        x_t=trajectory[0] if kept else None, x0_hat=trajectory[1] if kept else None)
+    return Samples(x0=x_t.cpu(), timesteps=list(ts), seed=work.seed,
+                   stats=metric.finished(work.statistics, accumulators, x_t),
+                   x_t=trajectory[0] if kept else None, x0_hat=trajectory[1] if kept else None)
 
 
 def _walk(step: Callable, ts: Sequence[int], x_t: torch.Tensor, streams: Streams, last_step_noise: bool = False):
-    """The reverse process from x_t (entering ts[0]): yields (t, x_t, x0_hat, x_prev) at every visited t, z drawn
-    from `streams` at every step but the last (z = 0 there, as DDPM's Algorithm 2, unless last_step_noise)."""
+    """The reverse process from x_t (entering ts[0]): yields a metric.Visit at every visited t (eps None if the
+    step does not return it), z drawn from `streams` at every step but the last (z = 0 there, as DDPM's
+    Algorithm 2, unless last_step_noise)."""
     ts = list(ts)
     for t, t_prev in zip(ts, ts[1:] + [None]):
         z = streams.randn() if t_prev is not None or last_step_noise else None
-        x0_hat, x_prev = step(x_t, t, t_prev, z)
-        yield t, x_t, x0_hat, x_prev
+        x0_hat, x_prev, *eps = step(x_t, t, t_prev, z)
+        yield metric.Visit(t, x_t, eps[0] if eps else None, x0_hat, x_prev)
         x_t = x_prev
 
 
@@ -281,10 +290,10 @@ def resume(step: Callable, timesteps: Sequence[int], seed: int, index: Sequence[
         rows = index[start:start + chunk]
         streams = Streams.at(seed, rows, shape, device)
         x = streams.randn() if x_t is None else x_t[start:start + chunk].to(device)
-        for t, x, _, x_prev in _walk(step, ts, x, streams, last_step_noise):
-            if t in kept:
-                kept[t].append(x.cpu())
-            x = x_prev
+        for visit in _walk(step, ts, x, streams, last_step_noise):
+            if visit.t in kept:
+                kept[visit.t].append(visit.x_t.cpu())
+            x = visit.x_prev
         x0.append(x.cpu())
     empty = torch.empty(0, *shape)
     return (torch.cat(x0) if x0 else empty), {t: torch.cat(v) if v else empty for t, v in kept.items()}
@@ -297,9 +306,7 @@ def _joined(work: Work, parts: list[Samples]) -> Samples:
 
     return Samples(
         x0=cat([p.x0 for p in parts], torch.empty(0, *work.shape)), timesteps=list(work.timesteps),
-        variance={w: cat([p.variance[w] for p in parts], torch.empty(0)) for w in work.windows},
-        local={name: {w: cat([p.local[name][w] for p in parts], torch.empty(0)) for w in work.windows}
-               for name in work.aggregations},
+        stats={name: cat([p.stats[name] for p in parts], torch.empty(0)) for name in work.statistics},
         x_t=_trajectories([p.x_t for p in parts]), x0_hat=_trajectories([p.x0_hat for p in parts]), seed=work.seed)
 
 
