@@ -253,7 +253,7 @@ class Record:
 
     field: str
 
-    def start(self, shared):
+    def start(self, shared, index):
         return shared.setdefault("recorder", _Recorder())
 
     def finish(self, acc, x0):
@@ -293,7 +293,7 @@ def test_statistics_over_one_window_share_one_accumulator_fed_once():
     stats = metric.window_statistics([(0, 9), (3, 9)], {"patch": metric.largest_patch(1)})
     assert list(stats) == [metric.WindowKey("variance", (0, 9)), metric.WindowKey("patch", (0, 9)),
                            metric.WindowKey("variance", (3, 9)), metric.WindowKey("patch", (3, 9))]
-    accumulators = metric.started(stats)
+    accumulators = metric.started(stats, torch.arange(4))
     assert len({id(a) for a in accumulators.values()}) == 2
     x = torch.ones(4, 1, 2, 2)
     for t in (9, 6, 3, 0):
@@ -331,7 +331,7 @@ def test_the_posthoc_path_feeds_the_same_statistics():
 
 
 class Seen:
-    def start(self, shared):
+    def start(self, shared, index):
         return _Seen()
 
     def finish(self, acc, x0):

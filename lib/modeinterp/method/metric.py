@@ -51,23 +51,27 @@ class Welford:
 
 class Visit(NamedTuple):
     """What a statistic sees at one visited timestep t: the state x_t entering it, the model's eps (None if the
-    step rule does not return it), x0_hat, and the state x_prev it leads to (None in the post-hoc path)."""
+    step rule does not return it), x0_hat, the state x_prev it leads to (None in the post-hoc path), and the
+    noise z drawn there (the reverse loop: the step's, None at the last step; the post-hoc path: the noise that
+    made x_t from the finished sample)."""
 
     t: int
     x_t: torch.Tensor
     eps: torch.Tensor | None
     x0_hat: torch.Tensor
     x_prev: torch.Tensor | None
+    z: torch.Tensor | None = None
 
 
 class Statistic(Protocol):
-    """A per-sample statistic streamed through the reverse loop. `start(shared)` returns the accumulator of one
-    chunk of rows, which has add(visit); statistics that can share one accumulator return the same object from the
-    chunk's `shared` dict, and the loop feeds each accumulator once per visit. `finish(accumulator, x0)` gives
-    one number per row (x0: the finished samples). An optional `check(timesteps)` rejects a run that cannot
-    feed it, before any compute."""
+    """A per-sample statistic streamed through the reverse loop. `start(shared, index)` returns the accumulator of
+    one chunk of rows, the samples `index` (so that any noise it draws is per sample, see noise.Streams.at), which
+    has add(visit); statistics that can share one accumulator return the same object from the chunk's `shared`
+    dict, and the loop feeds each accumulator once per visit. `finish(accumulator, x0)` gives one number (or one
+    row of numbers) per sample (x0: the finished samples). An optional `check(timesteps)` rejects a run that
+    cannot feed it, before any compute; an optional `to(device)` returns it ready for that device."""
 
-    def start(self, shared: dict): ...
+    def start(self, shared: dict, index: torch.Tensor): ...
 
     def finish(self, accumulator, x0: torch.Tensor) -> torch.Tensor: ...
 
@@ -100,7 +104,7 @@ class WindowVariance:
         if not any(lo <= t <= hi for t in timesteps):
             raise ValueError(f"window ({lo}, {hi}) holds no timestep the sampler visits")
 
-    def start(self, shared: dict) -> _WindowWelford:
+    def start(self, shared: dict, index: torch.Tensor) -> _WindowWelford:
         return shared.setdefault(("x0_hat variance", tuple(self.window)), _WindowWelford(tuple(self.window)))
 
     def finish(self, accumulator: _WindowWelford, x0: torch.Tensor) -> torch.Tensor:
@@ -192,23 +196,24 @@ def posthoc(model, schedule: Schedule, x0: torch.Tensor, steps: list[int], gener
     for stat in statistics.values():
         getattr(stat, "check", lambda ts: None)(steps)
     for start, x in zip(range(0, len(x0), chunk), x0.to(generator.device).split(chunk)):
-        accumulators = started(statistics)
+        accumulators = started(statistics, torch.arange(start, start + len(x), device=x.device))
         noise = Streams(seed, start, len(x), x.shape[1:], len(steps), x.device)
         for t in steps:
             z = noise.randn().to(x.dtype)
             tt = torch.full((len(x),), t, dtype=torch.long, device=x.device)
             x_t = q_sample(schedule, x, tt, z)
             eps = model(x_t, t)
-            feed(accumulators, Visit(t, x_t, eps, predict_x0(x_t, eps, float(schedule.alpha_bar[t])), None))
+            feed(accumulators, Visit(t, x_t, eps, predict_x0(x_t, eps, float(schedule.alpha_bar[t])), None, z))
         for name, value in finished(statistics, accumulators, x).items():
             out[name].append(value)
     return {name: torch.cat(v) if v else torch.empty(0) for name, v in out.items()}
 
 
-def started(statistics: dict[Hashable, Statistic]) -> dict[Hashable, object]:
-    """Each statistic's accumulator for one chunk of rows (shared where the statistics share one)."""
+def started(statistics: dict[Hashable, Statistic], index: torch.Tensor) -> dict[Hashable, object]:
+    """Each statistic's accumulator for one chunk of rows, the samples `index` (shared where the statistics share
+    one)."""
     shared = {}
-    return {name: stat.start(shared) for name, stat in statistics.items()}
+    return {name: stat.start(shared, index) for name, stat in statistics.items()}
 
 
 def feed(accumulators: dict[Hashable, object], visit: Visit) -> None:

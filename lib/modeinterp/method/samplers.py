@@ -190,8 +190,10 @@ class Work:
     last_step_noise: bool = False  # whether the last step adds noise too (some diffusers schedulers)
 
     def to(self, device) -> "Work":
-        """This run with its step's model on `device` (a step without a model as it is)."""
-        return replace(self, step=self.step.to(device)) if hasattr(self.step, "to") else self
+        """This run with its step's model, and any statistic that can move, on `device` (the rest as it is)."""
+        step = self.step.to(device) if hasattr(self.step, "to") else self.step
+        statistics = {name: stat.to(device) if hasattr(stat, "to") else stat for name, stat in self.statistics.items()}
+        return replace(self, step=step, statistics=statistics)
 
 
 @torch.no_grad()
@@ -244,7 +246,7 @@ def _reverse_chunk(work: Work, start: int, rows: int, device, tick: Callable = l
     ts = work.timesteps
     streams = Streams(work.seed, start, rows, work.shape, len(ts), device)  # x_T, then a draw per step but the last
     x_t = streams.randn()  # x_T ~ N(0, I)
-    accumulators = metric.started(work.statistics)
+    accumulators = metric.started(work.statistics, torch.arange(start, start + rows, device=device))
     kept = max(0, min(rows, work.n_trajectories - start))  # rows whose trajectories are recorded
     trajectory = torch.empty(2, len(ts), kept, *work.shape) if kept else None  # x_t and x0_hat, on the CPU
     for i, visit in enumerate(_walk(work.step, ts, x_t, streams, work.last_step_noise)):
@@ -266,22 +268,26 @@ def _walk(step: Callable, ts: Sequence[int], x_t: torch.Tensor, streams: Streams
     for t, t_prev in zip(ts, ts[1:] + [None]):
         z = streams.randn() if t_prev is not None or last_step_noise else None
         x0_hat, x_prev, *eps = step(x_t, t, t_prev, z)
-        yield metric.Visit(t, x_t, eps[0] if eps else None, x0_hat, x_prev)
+        yield metric.Visit(t, x_t, eps[0] if eps else None, x0_hat, x_prev, z)
         x_t = x_prev
 
 
 @torch.no_grad()
 def resume(step: Callable, timesteps: Sequence[int], seed: int, index: Sequence[int], shape: Sequence[int], *,
-           x_t: torch.Tensor | None = None, keep: Sequence[int] = (), chunk: int = 256, device="cpu",
-           last_step_noise: bool = False) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+           x_t: torch.Tensor | None = None, shift: torch.Tensor | None = None, keep: Sequence[int] = (),
+           chunk: int = 256, device="cpu", last_step_noise: bool = False) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
     """Samples `index` of the run seeded `seed` (`Samples.seed`), each with its own noise stream, through
     `timesteps`: from x_T (drawn as `reverse` draws it, so that a sample comes back as that run drew it, up to
     the rounding of a different batch) or, if x_t is given (one row per index), from those states entering
-    timesteps[0] (a fork: e.g. fresh continuations under a new seed). Returns (x_0, {t: x_t entering t, for each
-    visited t in keep}), on the CPU."""
+    timesteps[0] (a fork: e.g. fresh continuations under a new seed). shift (one row per index, without x_t) is
+    added to x_T, the rest of each sample's noise unchanged: a rerun from a perturbed start. Returns (x_0, {t: x_t
+    entering t, for each visited t in keep}), on the CPU."""
     index, ts = torch.as_tensor(index, dtype=torch.int64).reshape(-1), list(timesteps)
-    if x_t is not None and len(x_t) != len(index):
-        raise ValueError(f"x_t must hold one row per index: {len(index)}; got {len(x_t)}")
+    for name, given in (("x_t", x_t), ("shift", shift)):
+        if given is not None and len(given) != len(index):
+            raise ValueError(f"{name} must hold one row per index: {len(index)}; got {len(given)}")
+    if x_t is not None and shift is not None:
+        raise ValueError("shift perturbs x_T: give it without x_t")
     missing = sorted(set(keep) - set(ts))
     if missing:
         raise ValueError(f"keep holds timesteps the sampler does not visit: {missing[:5]}")
@@ -290,6 +296,8 @@ def resume(step: Callable, timesteps: Sequence[int], seed: int, index: Sequence[
         rows = index[start:start + chunk]
         streams = Streams.at(seed, rows, shape, device)
         x = streams.randn() if x_t is None else x_t[start:start + chunk].to(device)
+        if shift is not None:
+            x = x + shift[start:start + chunk].to(device)
         for visit in _walk(step, ts, x, streams, last_step_noise):
             if visit.t in kept:
                 kept[visit.t].append(visit.x_t.cpu())
