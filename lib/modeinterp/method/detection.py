@@ -98,19 +98,27 @@ def held_out(n: int) -> np.ndarray:
     return np.arange(n) % 2 == 1
 
 
+def choose(scores: dict, hallucinated, retention: float = 0.95, groups=None) -> tuple[object, Detection, dict]:
+    """The best of several candidate scores (key -> score per sample, e.g. windows or a detector's settings):
+    ranked by AUROC on the even-indexed samples, its detection reported on the odd-indexed ones (held_out), so
+    that its numbers are not fitted to the samples they are measured on. Returns (the best key, its held-out
+    Detection, every candidate's AUROC on the ranking half)."""
+    hallucinated = np.asarray(hallucinated, dtype=bool)
+    half = ~held_out(len(hallucinated))
+    ranking = {key: auroc(np.asarray(score)[half], hallucinated[half]) for key, score in scores.items()}
+    best = max(scores, key=ranking.get)
+    d = detection(np.asarray(scores[best])[~half], hallucinated[~half], retention,
+                  None if groups is None else np.asarray(groups)[~half])
+    return best, d, ranking
+
+
 def compare_windows(variance: dict, hallucinated, named: dict, candidates, retention: float = 0.95,
                     groups=None) -> tuple[dict, tuple[int, int]]:
     """Detection by the metric over each named window (name -> window) on all samples, and over the best of
-    `candidates`: ranked by AUROC on the even-indexed samples, reported (as BEST) on the odd-indexed ones, so
-    its numbers are not fitted to the samples they are measured on. variance: window -> metric per sample.
-    Returns ({name: Detection}, the best window)."""
-    hallucinated = np.asarray(hallucinated, dtype=bool)
-    half = ~held_out(len(hallucinated))
-    score = {w: np.asarray(variance[w]) for w in list(named.values()) + list(candidates)}
-    best = max(candidates, key=lambda w: auroc(score[w][half], hallucinated[half]))
-    rows = {name: detection(score[w], hallucinated, retention, groups) for name, w in named.items()}
-    rows[BEST] = detection(score[best][~half], hallucinated[~half], retention,
-                           None if groups is None else np.asarray(groups)[~half])
+    `candidates` (as BEST, see choose). variance: window -> metric per sample. Returns ({name: Detection}, the
+    best window)."""
+    rows = {name: detection(np.asarray(variance[w]), hallucinated, retention, groups) for name, w in named.items()}
+    best, rows[BEST], _ = choose({w: variance[w] for w in candidates}, hallucinated, retention, groups)
     return rows, best
 
 
