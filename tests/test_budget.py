@@ -131,3 +131,35 @@ def test_the_study_windows_are_pairs_in_the_committed_order():
                                                0.5, 0.6, 0.6, 0.7, 0.7, 0.85, 0.85, 1.0]  # the values before pairs
     committed = budget.load(ROOT / "figures" / "06_training_budget" / "study.json")["settings"]
     assert committed["candidate_windows"] == windows
+
+
+def _full_record(step, seed, auroc, rate, invalid, fork_auroc=None):
+    """A record with every field the reading functions use: one aggregation (the paper's mean) in every window."""
+    labels = study.window_labels(10)
+    row = dict(auroc=auroc, auroc_se=0.02, within=None, removed=0.3, retention=0.95)
+    record = dict(step=step, seed=seed, n_samples=100, invalid=invalid, hallucinated=int(rate * 100),
+                  hallucination_rate=rate, kinds={},
+                  detection={study.MEAN: {w: row for w in labels.values()},
+                             "no trajectory": {"foreground pixels": dict(row, auroc=0.8)}})
+    if fork_auroc is not None:
+        record["fork"] = dict(auroc=fork_auroc, auroc_se=0.1, detectable=0.2, best_t=800)
+    return record
+
+
+def test_the_reading_of_a_series_follows_its_numbers():
+    """A series whose paper window rises as its rate falls to the paper's reads as recovering; flat, as failing."""
+    s = dict(checkpoints=[1000, 10000, 100000], size=64, seeds=1, n_samples=100, retention=0.95)
+    labels = study.window_labels(10)
+    rising = [_full_record(1000, 0, 0.6, 0.3, 50, 0.5), _full_record(10000, 0, 0.75, 0.1, 4, 0.6),
+              _full_record(100000, 0, 0.9, 0.04, 1, 0.7)]
+    flat = [_full_record(t, 0, 0.7, 0.2, 2) for t in s["checkpoints"]]
+    assert "recovers as hallucinations fall" in budget.verdict("shapes", s, rising, labels)
+    assert "fails on models that hallucinate at 20% after 100,000 steps" in budget.verdict("shapes", s, flat, labels)
+    text = budget.conclusion("shapes", s, rising, 10000, labels, 0.05)
+    assert "50% at 1,000" in text and "a resolved trend" in text and "0.70 +- 0.10 at 100,000" in text
+    assert "no resolved trend" in budget.conclusion("hands", s, flat, 1000, labels, 0.05)
+    steps, v, se, detectable = budget.fork_series(rising)
+    assert steps.tolist() == s["checkpoints"] and v.tolist() == [0.5, 0.6, 0.7] and detectable.max() == 0.2
+    fitted = budget.trends(rising, [(study.MEAN, labels.paper)], usable=10000)[study.MEAN, labels.paper]
+    assert fitted["all"][0] == pytest.approx(0.15) and fitted["last"][0] == 0.9
+    assert budget.resolved(fitted["usable"]) and not budget.resolved((0.1, 0.06))

@@ -304,3 +304,102 @@ def first_usable(records: list[dict], max_invalid: float = 0.05) -> int:
     if not usable:
         raise ValueError(f"no checkpoint from which on fewer than {max_invalid:.0%} of the samples are unreadable")
     return usable[0]
+
+def fork_series(records: list[dict], seed: int | None = None):
+    """The fork test's held-out AUROC against training steps: steps, AUROC, standard error and the detectable
+    difference, over the records that ran it (of one sampling seed, if given)."""
+    rows = [r for r in records if r.get("fork") and (seed is None or r["seed"] == seed)]
+    return (np.array([r["step"] for r in rows]), np.array([r["fork"]["auroc"] for r in rows]),
+            np.array([r["fork"]["auroc_se"] for r in rows]), np.array([r["fork"]["detectable"] for r in rows]))
+
+
+def trends(records: list[dict], keys, usable: int | None) -> dict:
+    """Per (aggregation, window) in keys: the slope per tenfold steps over every record ('all'), from the first
+    usable checkpoint on ('usable', nan without two usable checkpoints) and the value at the last checkpoint
+    ('last': mean over seeds, standard error, seeds)."""
+    last, steps = max(r["step"] for r in records), sorted({r["step"] for r in records})
+    fit_usable = usable is not None and sum(step >= usable for step in steps) >= 2
+    none = (float("nan"), float("nan"))
+    return {key: dict(all=trend(records, *key), usable=trend(records, *key, from_step=usable) if fit_usable else none,
+                      last=at_step(records, last, *key)) for key in keys}
+
+
+def resolved(slope: tuple[float, float]) -> bool:
+    """Whether a fitted slope (value, standard error) lies more than two standard errors from zero."""
+    return abs(slope[0]) > 2 * slope[1]
+
+
+PAPER_RATE = 0.05  # the paper's hallucination rate on its shapes (about 5%)
+
+
+def conclusion(name: str, s: dict, records: list[dict], usable: int | None, labels, max_invalid: float) -> str:
+    """What one series shows, rendered from its records (markdown bullets; rules: claims.versus_chance, two
+    standard errors for a trend). name: how the series is called ('shapes', 'hands')."""
+    from . import study
+    from ..support import claims
+    steps = s["checkpoints"]
+    first, last, before = steps[0], steps[-1], steps[:-1]
+    mean, paper, best = study.MEAN, labels.paper, labels.best
+    rate = {step: values_at(records, [step], field="hallucination_rate") for step in steps}
+    pw, bw = trend(records, mean, paper), trend(records, mean, best)
+    fit_usable = usable is not None and sum(step >= usable for step in steps) >= 2
+    from_each = "; ".join(f"from {step:,} on {claims.pm(*trend(records, mean, paper, from_step=step))}"
+                          for step in before[1:] if sum(t >= step for t in steps) >= 2)
+    baselines = list(next(r for r in records if r["detection"])["detection"]["no trajectory"])
+    unreadable = ", ".join(f"{claims.span([100 * v for v in values_at(records, [step], field='invalid')], 0)}% at "
+                           f"{step:,}" for step in steps)
+    lines = [
+        f"**{name.capitalize()}** ({s['size']}x{s['size']}, checkpoints {first:,} to {last:,} steps, {s['seeds']} seeds "
+        f"of {s['n_samples']} samples each):",
+        f"- **Unreadable samples** by checkpoint: {unreadable} " + (
+            f"(the first checkpoint from which on under {max_invalid:.0%}: {usable:,})." if usable is not None
+            else f"(no checkpoint from which on under {max_invalid:.0%})."),
+        f"- **The hallucination rate** is " + ", ".join(
+            f"{claims.span([100 * v for v in rate[step]], 0)}% at {step:,}" for step in steps) +
+        f" (the paper's shapes: about {PAPER_RATE:.0%}); "
+        + ("it reaches the paper's rate." if min(rate[last]) <= PAPER_RATE else
+           f"it stays above the paper's rate at {last:,} steps."),
+        f"- **In the paper's window** the AUROC is {claims.span(values_at(records, before, mean, paper))} up to "
+        f"{before[-1]:,} steps and {claims.span(values_at(records, [last], mean, paper))} at {last:,}; the slope over "
+        f"every record is {claims.pm(*pw)} per tenfold steps ({'a resolved trend' if resolved(pw) else 'no resolved trend'}); "
+        f"from later checkpoints on: {from_each}. " + (
+            f"From the first usable checkpoint ({usable:,}) on: {claims.pm(*trend(records, mean, paper, from_step=usable))}."
+            if fit_usable else f"Fewer than two checkpoints have under {max_invalid:.0%} unreadable from there on, so "
+            "no slope is fitted over usable checkpoints alone.")
+        + f" At {last:,} steps it removes {claims.span([100 * v for v in values_at(records, [last], mean, paper, 'removed')], 0)}%"
+        f" of the hallucinations at {s['retention']:.0%} kept (the paper: 95% on its shapes).",
+        f"- **The best held-out window** scores {claims.span(values_at(records, steps, mean, best))} (slope {claims.pm(*bw)}); "
+        + "; ".join(f"{b} (no trajectory) {claims.span(values_at(records, steps, 'no trajectory', b))}" for b in baselines)
+        + ".",
+    ]
+    forks = [r for r in records if r.get("fork")]
+    if forks:
+        at_last = [r["fork"] for r in forks if r["step"] == last]
+        lines.append(
+            f"- **The fork test** (the disagreement of continuations at the fork timestep chosen on half of the pairs, "
+            f"AUROC on the other half): " + ", ".join(
+                f"{claims.pm(r['fork']['auroc'], r['fork']['auroc_se'], 2)} at {r['step']:,}" for r in forks
+                if r["seed"] == forks[0]["seed"]) + f" (first seed); the smallest difference from 0.5 its held-out half "
+            f"could detect is {forks[0]['fork']['detectable']:.2f}." + (
+                "" if not at_last else f" At {last:,} steps: " + ", ".join(
+                    f"{claims.versus_chance(f['auroc'], f['auroc_se'])} ({f['auroc']:.2f})" for f in at_last) + "."))
+    return "\n".join(lines)
+
+
+def verdict(name: str, s: dict, records: list[dict], labels) -> str:
+    """The answer to 'does the paper's window recover as hallucinations fall?' for one series, from its last
+    checkpoint and its trend."""
+    from . import study
+    from ..support import claims
+    last = s["checkpoints"][-1]
+    rate = float(np.mean(values_at(records, [last], field="hallucination_rate")))
+    auroc, se, _ = at_step(records, last, study.MEAN, labels.paper)
+    slope = trend(records, study.MEAN, labels.paper)
+    rises = slope[0] > 2 * slope[1]
+    if rises and min(values_at(records, [last], field="hallucination_rate")) <= PAPER_RATE:
+        return (f"On the {name}, the paper's window recovers as hallucinations fall: {claims.pm(auroc, se)} at {last:,} "
+                f"steps, where {rate:.0%} of samples hallucinate (slope {claims.pm(*slope)} per tenfold steps).")
+    return (f"On the {name}, the paper's window {'gains' if rises else 'does not gain'} with training "
+            f"(slope {claims.pm(*slope)} per tenfold steps) and scores {claims.pm(auroc, se)} at {last:,} steps, "
+            f"where the model still hallucinates in {rate:.0%} of samples: the image claim "
+            f"{'is not reached' if rises else 'fails'} on models that hallucinate at {rate:.0%} after {last:,} steps.")
