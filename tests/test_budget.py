@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 
 from modeinterp.experiments import budget, study
@@ -163,3 +164,23 @@ def test_the_reading_of_a_series_follows_its_numbers():
     fitted = budget.trends(rising, [(study.MEAN, labels.paper)], usable=10000)[study.MEAN, labels.paper]
     assert fitted["all"][0] == pytest.approx(0.15) and fitted["last"][0] == 0.9
     assert budget.resolved(fitted["usable"]) and not budget.resolved((0.1, 0.06))
+
+
+def test_training_does_not_depend_on_the_models_name_so_a_study_run_ships_as_a_notebooks_model(tmp_path):
+    """Two names, one configuration otherwise: bit-identical weights and losses. ship() stores the run's last
+    checkpoint under the other name, and refuses a configuration that would train another model."""
+    from modeinterp.experiments import images
+    from modeinterp.method import train
+    s = budget.study_config("hands", **{**TINY, "checkpoints": [3], "seeds": 1, "n_train": 100})
+    run = budget.model_config(s)
+    again = images.ImageConfig.from_dict({**run.to_dict(), "name": "hands-procedural"})
+    data = {c.name: torch.from_numpy(budget.pixels.to_signed(budget.training_images(s)))[:, None] for c in (run, again)}
+    a, b = (train.train_model(c, data, progress=False) for c in (run, again))
+    assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"]) and a["loss"] == b["loss"]
+    budget._train(s, tmp_path / "work" / train.config_key(run))
+    path = budget.ship(s, tmp_path / "work", again, tmp_path / "models")
+    shipped = train.load(path)
+    assert shipped["config"] == again.to_dict() and all(torch.equal(shipped["state"][k], a["state"][k]) for k in a["state"])
+    other = images.ImageConfig.from_dict({**again.to_dict(), "lr": 0.002})
+    with pytest.raises(ValueError, match=r"differs from the hands study's run in \['lr'\]"):
+        budget.ship(s, tmp_path / "work", other, tmp_path / "models")

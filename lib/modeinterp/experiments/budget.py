@@ -403,3 +403,24 @@ def verdict(name: str, s: dict, records: list[dict], labels) -> str:
             f"(slope {claims.pm(*slope)} per tenfold steps) and scores {claims.pm(auroc, se)} at {last:,} steps, "
             f"where the model still hallucinates in {rate:.0%} of samples: the image claim "
             f"{'is not reached' if rises else 'fails'} on models that hallucinate at {rate:.0%} after {last:,} steps.")
+
+
+def ship(s: dict, work: str | os.PathLike, config: images.ImageConfig, cache_dir: str | os.PathLike) -> Path:
+    """Store a series' final checkpoint as the trained model of `config` (a notebook's default) in `cache_dir`,
+    without training it again: `config` must be the series' run (model_config) under another name, and training
+    does not depend on the name (tests/test_budget.py), so the stored weights are those `config` trains (`make
+    models` remakes them from scratch). The loss history is the run's. Returns the file written."""
+    run = model_config(s)
+    if {**config.to_dict(), "name": run.name} != run.to_dict():
+        theirs, ours = config.to_dict(), run.to_dict()
+        differ = sorted(k for k in set(theirs) | set(ours) if k != "name" and theirs.get(k) != ours.get(k))
+        raise ValueError(f"the configuration differs from the {s['series']} study's run in {differ}: it would train "
+                         "another model")
+    work = Path(work) / train.config_key(run)
+    step, loss = _checkpoint_path(work, s["checkpoints"][-1]), work / "loss.json"
+    if not (step.is_file() and loss.is_file()):
+        raise FileNotFoundError(f"the study's run is not finished in {work}: run `make study` first")
+    payload = train.load(step)
+    path = train.cache_path(config, cache_dir)
+    train.save({"config": config.to_dict(), "state": payload["state"], "loss": json.loads(loss.read_text())}, path)
+    return path
