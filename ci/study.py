@@ -31,6 +31,8 @@ def main(argv=None) -> None:
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "study", help="checkpoints (not committed)")
     ap.add_argument("--workers", type=int, default=2, help="processes: one trains, the others evaluate (1: train, then evaluate)")
     ap.add_argument("--device", default="cpu", help="'cpu' or 'cuda' (paper scale)")
+    ap.add_argument("--no-train", action="store_true",
+                    help="evaluate only the checkpoints already saved (while their training runs elsewhere)")
     args = ap.parse_args(argv)
     overrides = yaml.safe_load(args.config.read_text()) if args.config else {}
     overrides.update({name: yaml.safe_load(value) for name, value in args.set or []})
@@ -44,7 +46,7 @@ def main(argv=None) -> None:
         raise SystemExit(f"study settings: {e}") from None
     for s in settings:
         results = args.results or RESULTS[s["series"]]
-        records = budget.run_study(s, args.work, results, args.workers, device)
+        records = budget.run_study(s, args.work, results, args.workers, device, train_too=not args.no_train)
         print(f"{s['series']}: {len(records)} records in {results}")
 
 

@@ -52,6 +52,9 @@ def test_a_tiny_study_records_every_checkpoint_and_reruns_without_work(tmp_path)
     assert saved["settings"] == s and len(saved["loss"]) == 4
     stamp = results.stat().st_mtime_ns
     assert budget.run_study(s, work, results) == records and results.stat().st_mtime_ns == stamp
+    fresh = tmp_path / "again.json"  # evaluating only what is saved: the same records, no training
+    again = budget.run_study(s, work, fresh, workers=1, train_too=False)
+    assert [{**r, "minutes": 0} for r in again] == [{**r, "minutes": 0} for r in records]
     with pytest.raises(ValueError, match="other settings"):
         budget.run_study(budget.study_config(**{**TINY, "n_samples": 120}), work, results)
 

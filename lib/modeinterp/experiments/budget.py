@@ -191,11 +191,12 @@ def _row(d: detection.Detection) -> dict:
 
 
 def run_study(s: dict, work: str | os.PathLike, results: str | os.PathLike, workers: int = 2,
-              device: str = "cpu") -> list[dict]:
+              device: str = "cpu", train_too: bool = True) -> list[dict]:
     """Train once (one process) while evaluating each checkpoint as it appears (the other `workers` - 1 processes;
     with one worker, training then the evaluations in turn), all on `device`; write every record to `results`
     (JSON) as it comes. Checkpoints (in a folder of `work` named by the
-    model's configuration) and records already in `results` are reused, so an interrupted study can be rerun."""
+    model's configuration) and records already in `results` are reused, so an interrupted study can be rerun.
+    train_too=False evaluates only the checkpoints already saved (while a training runs elsewhere)."""
     params.integer("workers", workers, low=1)
     work, results = Path(work) / train.config_key(model_config(s)), Path(results)  # other settings, other folder
     work.mkdir(parents=True, exist_ok=True)
@@ -205,14 +206,17 @@ def run_study(s: dict, work: str | os.PathLike, results: str | os.PathLike, work
     done = saved["records"]
     todo = [(c, s["seed"] + k) for k in range(s["seeds"]) for c in s["checkpoints"]]  # each seed at every checkpoint
     todo = [job for job in todo if not any((r["step"], r["seed"]) == job for r in done)]
+    if not train_too:
+        todo = [job for job in todo if _checkpoint_path(work, job[0]).exists()]
     if not todo:
         return done
     with parallel.workers(workers) as submit:  # they stop with this process (see support.parallel)
-        training = submit(_train, s, work, device)
+        training = submit(_train, s, work, device) if train_too else None
         pending = {}
         while todo or pending:
-            ready = [job for job in todo if _checkpoint_path(work, job[0]).exists() or training.done()]
-            if training.done() and training.exception() is not None:
+            trained = training is None or training.done()
+            ready = [job for job in todo if _checkpoint_path(work, job[0]).exists() or trained]
+            if training is not None and training.done() and training.exception() is not None:
                 raise training.exception()
             for job in ready:
                 todo.remove(job)
@@ -226,7 +230,8 @@ def run_study(s: dict, work: str | os.PathLike, results: str | os.PathLike, work
                 print(f"step {record['step']} seed {record['seed']}: {record['hallucinated']} hallucinated of "
                       f"{record['n_samples']}, {record['minutes']:.1f} min", flush=True)
             time.sleep(2)
-        training.result()
+        if training is not None:
+            training.result()
     loss = work / "loss.json"
     if loss.exists():
         data = json.loads(results.read_text())
