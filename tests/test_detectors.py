@@ -122,23 +122,22 @@ def test_streamed_detectors_do_not_depend_on_chunks_or_processes(gaussian):
     torch.testing.assert_close(first, a.stats["renoising"][:, 0])
 
 
-def test_initial_noise_sensitivity_moves_only_x_T():
-    """A step that keeps x_t (and adds z * 0) carries x_T to the end: the reruns' variance is that of beta xi,
-    and a rerun without shift is the sample itself."""
-    def keep(x_t, t, t_prev, z):
-        return x_t, x_t + (0 if z is None else 0 * z)
+def test_the_noise_sensitivity_perturbs_every_draw_of_a_samples_noise():
+    """A step that adds each z to x_t carries x_T + sum of z's to the end: with every draw moved by beta xi_j, the
+    reruns' variance is that of beta times the sum of xi_j's draws; a rerun with beta ~ 0 is the sample itself."""
+    def add(x_t, t, t_prev, z):
+        return x_t, x_t + (0 if z is None else z)
 
     ts = [9, 6, 3, 0]
-    run = samplers.reverse(keep, ts, 6, (2,), generator(0), progress=False)
+    run = samplers.reverse(add, ts, 6, (2,), generator(0), progress=False)
     index = [4, 1]
-    out = detectors.initial_noise_sensitivity(keep, ts, run.seed, index, (2,), beta=0.5, reruns=3, seed=9)
-    xi = [d.double() for d in _draws(9, index, 3)]
-    expected = torch.stack([0.5 * d for d in xi]).var(0, unbiased=False).sum(1)
-    torch.testing.assert_close(out, expected)
-    again, _ = samplers.resume(keep, ts, run.seed, index, (2,), shift=torch.zeros(2, 2))
+    out = detectors.initial_noise_sensitivity(add, ts, run.seed, index, (2,), beta=0.5, reruns=3, seed=9)
+    moved = [0.5 * sum(_draws(9 + j, index, len(ts))).double() for j in range(3)]  # x_T and 3 steps' z
+    torch.testing.assert_close(out, torch.stack(moved).var(0, unbiased=False).sum(1))
+    again, _ = samplers.resume(add, ts, run.seed, index, (2,), perturb=(0.0, 9))
     torch.testing.assert_close(again, run.x0[index])
     with pytest.raises(ValueError, match="reruns must be at least 2"):
-        detectors.initial_noise_sensitivity(keep, ts, run.seed, index, (2,), reruns=1)
+        detectors.initial_noise_sensitivity(add, ts, run.seed, index, (2,), reruns=1)
 
 
 def _draws(seed, index, n):

@@ -235,20 +235,20 @@ def _denoising_loss(visit: Visit, streams: Streams) -> torch.Tensor:
 def initial_noise_sensitivity(step: Callable, timesteps: Sequence[int], run_seed: int, index, shape, *,
                               beta: float = 0.1, reruns: int = 8, seed: int = 0, chunk: int = 64,
                               device="cpu") -> torch.Tensor:
-    """Sensitivity to the initial noise, after the LMI of Sobieski et al. (arXiv 2605.05026, 2026; only their
-    abstract was readable here, the rest from a secondary summary): the samples `index` of the run seeded
-    `run_seed` rerun `reruns` times from x_T + beta xi_j (a plain additive perturbation, xi_j per-sample draws of
-    `seed`), the rest of each sample's noise as the run drew it (samplers.resume), and the trace of the
-    covariance over the reruns of the final sample: the per-pixel variance summed over pixels (shape:
-    len(index); high = hallucinated). Adapted: they rerun a deterministic sampler (about 32 times); our DDPM
-    sampler is made deterministic by keeping each sample's own noise at every step, so only x_T moves. Cost:
-    reruns x len(timesteps) NFE per sample."""
+    """Sensitivity to the noise, after the LMI of Sobieski et al. (arXiv 2605.05026, 2026; only their abstract was
+    readable here, the rest from a secondary summary): the samples `index` of the run seeded `run_seed` rerun
+    `reruns` times with every draw of their noise moved by beta xi (a plain additive perturbation, xi per-sample
+    draws of a run seeded seed + j for rerun j; samplers.resume), and the trace of the covariance over the reruns
+    of the final sample: the per-pixel variance summed over pixels (shape: len(index); high = hallucinated).
+    Adapted: they perturb x_T of a deterministic sampler (about 32 reruns); a stochastic sampler such as our
+    DDPM is a deterministic function of all its noise (x_T and every step's z), so all of it is perturbed: with
+    DDIM at eta = 0 (no z used) that is their x_T + beta xi. Perturbing x_T alone under DDPM measured nothing
+    (the later noise washes it out: tied scores on the 2D grid). Cost: reruns x len(timesteps) NFE per sample."""
     if reruns < 2:
         raise ValueError(f"reruns must be at least 2 (a variance over reruns); got {reruns}")
     if not beta > 0:
         raise ValueError(f"beta must be positive; got {beta}")
     index = torch.as_tensor(index, dtype=torch.int64).reshape(-1)
-    xi = Streams.at(seed, index, shape)
-    finals = [samplers.resume(step, timesteps, run_seed, index, shape, shift=beta * xi.randn(), chunk=chunk,
-                              device=device)[0].double() for _ in range(reruns)]
+    finals = [samplers.resume(step, timesteps, run_seed, index, shape, perturb=(beta, seed + j), chunk=chunk,
+                              device=device)[0].double() for j in range(reruns)]
     return torch.stack(finals).var(0, unbiased=False).flatten(1).sum(1)

@@ -274,20 +274,18 @@ def _walk(step: Callable, ts: Sequence[int], x_t: torch.Tensor, streams: Streams
 
 @torch.no_grad()
 def resume(step: Callable, timesteps: Sequence[int], seed: int, index: Sequence[int], shape: Sequence[int], *,
-           x_t: torch.Tensor | None = None, shift: torch.Tensor | None = None, keep: Sequence[int] = (),
+           x_t: torch.Tensor | None = None, perturb: tuple[float, int] | None = None, keep: Sequence[int] = (),
            chunk: int = 256, device="cpu", last_step_noise: bool = False) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
     """Samples `index` of the run seeded `seed` (`Samples.seed`), each with its own noise stream, through
     `timesteps`: from x_T (drawn as `reverse` draws it, so that a sample comes back as that run drew it, up to
     the rounding of a different batch) or, if x_t is given (one row per index), from those states entering
-    timesteps[0] (a fork: e.g. fresh continuations under a new seed). shift (one row per index, without x_t) is
-    added to x_T, the rest of each sample's noise unchanged: a rerun from a perturbed start. Returns (x_0, {t: x_t
-    entering t, for each visited t in keep}), on the CPU."""
+    timesteps[0] (a fork: e.g. fresh continuations under a new seed). perturb = (beta, seed) adds to every draw of
+    a sample's noise (x_T and each step's z) beta times the same draw of its stream in a run seeded `seed`: a
+    rerun of the sample as a function of all its noise, perturbed. Returns (x_0, {t: x_t entering t, for each
+    visited t in keep}), on the CPU."""
     index, ts = torch.as_tensor(index, dtype=torch.int64).reshape(-1), list(timesteps)
-    for name, given in (("x_t", x_t), ("shift", shift)):
-        if given is not None and len(given) != len(index):
-            raise ValueError(f"{name} must hold one row per index: {len(index)}; got {len(given)}")
-    if x_t is not None and shift is not None:
-        raise ValueError("shift perturbs x_T: give it without x_t")
+    if x_t is not None and len(x_t) != len(index):
+        raise ValueError(f"x_t must hold one row per index: {len(index)}; got {len(x_t)}")
     missing = sorted(set(keep) - set(ts))
     if missing:
         raise ValueError(f"keep holds timesteps the sampler does not visit: {missing[:5]}")
@@ -295,9 +293,9 @@ def resume(step: Callable, timesteps: Sequence[int], seed: int, index: Sequence[
     for start in range(0, len(index), chunk):
         rows = index[start:start + chunk]
         streams = Streams.at(seed, rows, shape, device)
+        if perturb is not None:
+            streams = _Perturbed(streams, Streams.at(perturb[1], rows, shape, device), perturb[0])
         x = streams.randn() if x_t is None else x_t[start:start + chunk].to(device)
-        if shift is not None:
-            x = x + shift[start:start + chunk].to(device)
         for visit in _walk(step, ts, x, streams, last_step_noise):
             if visit.t in kept:
                 kept[visit.t].append(visit.x_t.cpu())
@@ -305,6 +303,16 @@ def resume(step: Callable, timesteps: Sequence[int], seed: int, index: Sequence[
         x0.append(x.cpu())
     empty = torch.empty(0, *shape)
     return (torch.cat(x0) if x0 else empty), {t: torch.cat(v) if v else empty for t, v in kept.items()}
+
+
+class _Perturbed:
+    """Noise streams whose every draw is moved by beta times the same draw of other streams (see resume)."""
+
+    def __init__(self, streams: Streams, other: Streams, beta: float):
+        self.streams, self.other, self.beta = streams, other, beta
+
+    def randn(self) -> torch.Tensor:
+        return self.streams.randn() + self.beta * self.other.randn()
 
 
 def _joined(work: Work, parts: list[Samples]) -> Samples:
