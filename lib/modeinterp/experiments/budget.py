@@ -359,7 +359,7 @@ def conclusion(name: str, s: dict, records: list[dict], usable: int | None, labe
         f"- **Unreadable samples** by checkpoint: {unreadable} " + (
             f"(the first checkpoint from which on under {max_invalid:.0%}: {usable:,})." if usable is not None
             else f"(no checkpoint from which on under {max_invalid:.0%})."),
-        f"- **The hallucination rate** is " + ", ".join(
+        "- **The hallucination rate** is " + ", ".join(
             f"{claims.span([100 * v for v in rate[step]], 0)}% at {step:,}" for step in steps) +
         f" (the paper's shapes: about {PAPER_RATE:.0%}); "
         + ("it reaches the paper's rate." if min(rate[last]) <= PAPER_RATE else
@@ -381,8 +381,8 @@ def conclusion(name: str, s: dict, records: list[dict], usable: int | None, labe
     if forks:
         at_last = [r["fork"] for r in forks if r["step"] == last]
         lines.append(
-            f"- **The fork test** (the disagreement of continuations at the fork timestep chosen on half of the pairs, "
-            f"AUROC on the other half): " + ", ".join(
+            "- **The fork test** (the disagreement of continuations at the fork timestep chosen on half of the pairs, "
+            "AUROC on the other half): " + ", ".join(
                 f"{claims.pm(r['fork']['auroc'], r['fork']['auroc_se'], 2)} at {r['step']:,}" for r in forks
                 if r["seed"] == forks[0]["seed"]) + f" (first seed); the smallest difference from 0.5 its held-out half "
             f"could detect is {forks[0]['fork']['detectable']:.2f}." + (

@@ -16,7 +16,7 @@ depend neither on chunks nor on processes. Where our setting differs from a pape
 """
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
