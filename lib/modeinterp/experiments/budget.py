@@ -17,7 +17,7 @@ import torch
 
 from . import fork, hands, images, pixels, shapes, study
 from ..method import detection, diffusion, train
-from ..support import parallel, params
+from ..support import claims, parallel, params
 from ..support.files import atomic
 from ..support.runtime import setup
 
@@ -340,8 +340,6 @@ PAPER_RATE = 0.05  # the paper's hallucination rate on its shapes (about 5%)
 def conclusion(name: str, s: dict, records: list[dict], usable: int | None, labels, max_invalid: float) -> str:
     """What one series shows, rendered from its records (markdown bullets; rules: claims.versus_chance, two
     standard errors for a trend). name: how the series is called ('shapes', 'hands')."""
-    from . import study
-    from ..support import claims
     steps = s["checkpoints"]
     first, last, before = steps[0], steps[-1], steps[:-1]
     mean, paper, best = study.MEAN, labels.paper, labels.best
@@ -394,8 +392,6 @@ def conclusion(name: str, s: dict, records: list[dict], usable: int | None, labe
 def verdict(name: str, s: dict, records: list[dict], labels) -> str:
     """The answer to 'does the paper's window recover as hallucinations fall?' for one series, from its last
     checkpoint and its trend."""
-    from . import study
-    from ..support import claims
     last = s["checkpoints"][-1]
     rate = float(np.mean(values_at(records, [last], field="hallucination_rate")))
     auroc, se, _ = at_step(records, last, study.MEAN, labels.paper)

@@ -189,7 +189,7 @@ def run(section: str, sample: Callable, label: Callable, model, alpha_bar: list[
     hal, keep = np.asarray(lab["hal"], bool), np.asarray(lab["keep"], bool)
     scored = [Scored(PAPER, {name: main.variance[w].numpy() for name, w in cand}, 0.0, seconds=0.0,
                      note="streamed with the sampler")]
-    scored += _streamed(sample, main, model, alpha_bar, cand, settings, sampling)
+    scored += _streamed(sample, main, model, alpha_bar, cand, settings)
     scored += _posthoc(model, alpha_bar, schedule, main.x0, T, settings, device)
     if settings.n_rerun and step is not None and settings.beta:
         scored.append(_initial(step, main, settings, device))
@@ -203,7 +203,7 @@ def run(section: str, sample: Callable, label: Callable, model, alpha_bar: list[
                       sampling, scored)
 
 
-def _streamed(sample, main, model, alpha_bar, cand, settings, sampling) -> list[Scored]:
+def _streamed(sample, main, model, alpha_bar, cand, settings) -> list[Scored]:
     """The re-noising uncertainty and the curvature over the union of the candidate windows, on the first
     n_stream samples, each in its own replay, timed against a plain replay of the same samples."""
     n = settings.n_stream

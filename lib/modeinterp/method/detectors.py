@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import samplers
+from . import metric, samplers
 from .metric import Visit
 from .noise import Streams
 
@@ -37,7 +37,8 @@ def window_score(per_step: torch.Tensor, visited: Sequence[int], window: Sequenc
     with lo <= t <= hi, reduced by 'sum', 'mean' or 'max' (one number per sample)."""
     if reduce not in ("sum", "mean", "max"):
         raise ValueError(f"reduce must be 'sum', 'mean' or 'max'; got {reduce!r}")
-    columns = [i for i, t in enumerate(visited) if window[0] <= t <= window[1]]
+    inside = set(steps(window, visited))
+    columns = [i for i, t in enumerate(visited) if t in inside]
     if not columns:
         raise ValueError(f"window {tuple(window)} holds none of the visited steps {visited[0]}..{visited[-1]}")
     chosen = per_step[:, columns]
@@ -75,9 +76,6 @@ class _Network:
 
     to = samplers.EpsStep.to  # a copy whose model (an nn.Module) is on a device; the caller's stays
 
-    def _eps(self, x: torch.Tensor, t: int) -> torch.Tensor:
-        return self.model(x, t)
-
 
 @dataclass(frozen=True, kw_only=True)
 class _WindowDetector(_Network):
@@ -87,8 +85,7 @@ class _WindowDetector(_Network):
 
     def check(self, timesteps) -> None:
         """The window must hold a visited timestep."""
-        if not steps(self.window, timesteps):
-            raise ValueError(f"window {tuple(self.window)} holds no timestep the sampler visits")
+        metric.check_window(self.window, timesteps)
 
     def start(self, shared: dict, index: torch.Tensor) -> _PerStep:
         return _PerStep(self.window, self.at_step, self.seed, index)
@@ -121,7 +118,7 @@ class Renoising(_WindowDetector):
         ab, total = self.alpha_bar[visit.t], 0.0
         for _ in range(self.M):
             x = math.sqrt(ab) * visit.x0_hat + math.sqrt(1 - ab) * streams.randn().to(visit.x0_hat.dtype)
-            total = total + (self._eps(x, visit.t) - visit.eps).double().pow(2)
+            total = total + (self.model(x, visit.t) - visit.eps).double().pow(2)
         return (total / self.M).flatten(1).sum(1)
 
 
@@ -146,7 +143,7 @@ class Curvature(_WindowDetector):
         """grad_x ||s(x)|| per row (rows are separate samples, so the gradient of the sum is each row's)."""
         with torch.enable_grad():
             x = x.detach().requires_grad_(True)
-            score = self._eps(x, t).double() / -math.sqrt(1 - self.alpha_bar[t])
+            score = self.model(x, t).double() / -math.sqrt(1 - self.alpha_bar[t])
             (g,) = torch.autograd.grad(score.flatten(1).norm(dim=1).sum(), x)
         return g.detach()
 
@@ -180,8 +177,7 @@ class PosteriorVariance(_Network):
             raise ValueError(f"probes must be a positive integer; got {self.probes}")
 
     def check(self, timesteps) -> None:
-        if self.t not in timesteps:
-            raise ValueError(f"the post-hoc steps do not include t={self.t}")
+        _check_t(self.t, timesteps)
 
     def start(self, shared: dict, index: torch.Tensor) -> _PerStep:
         return _PerStep((self.t, self.t), self.at_step, self.seed, index)
@@ -194,7 +190,7 @@ class PosteriorVariance(_Network):
             v = torch.sign(streams.randn()).to(visit.x_t.dtype)  # Rademacher, from the sample's own stream
             with torch.enable_grad():
                 x = at.detach().requires_grad_(True)
-                x0_hat = (x - math.sqrt(1 - ab) * self._eps(x, visit.t)) / math.sqrt(ab)
+                x0_hat = (x - math.sqrt(1 - ab) * self.model(x, visit.t)) / math.sqrt(ab)
                 (vj,) = torch.autograd.grad((x0_hat * v).sum(), x)  # v^T J, row by row
             total = total + (vj * v).double().flatten(1).sum(1)
         return (1 - ab) / math.sqrt(ab) * total / self.probes
@@ -216,14 +212,19 @@ class DenoisingLoss:
     t: int
 
     def check(self, timesteps) -> None:
-        if self.t not in timesteps:
-            raise ValueError(f"the post-hoc steps do not include t={self.t}")
+        _check_t(self.t, timesteps)
 
     def start(self, shared: dict, index: torch.Tensor) -> _PerStep:
         return _PerStep((self.t, self.t), _denoising_loss, 0, index)
 
     def finish(self, accumulator: _PerStep, x0: torch.Tensor) -> torch.Tensor:
         return accumulator.per_step(len(x0)).mean(1)
+
+
+def _check_t(t: int, timesteps) -> None:
+    """A post-hoc detector at timestep t needs t among the post-hoc steps."""
+    if t not in timesteps:
+        raise ValueError(f"the post-hoc steps do not include t={t}")
 
 
 def _denoising_loss(visit: Visit, streams: Streams) -> torch.Tensor:

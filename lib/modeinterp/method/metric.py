@@ -76,6 +76,20 @@ class Statistic(Protocol):
     def finish(self, accumulator, x0: torch.Tensor) -> torch.Tensor: ...
 
 
+def check_window(window, timesteps) -> None:
+    """A window (lo, hi) must hold a visited timestep t, lo <= t <= hi."""
+    lo, hi = window
+    if not any(lo <= t <= hi for t in timesteps):
+        raise ValueError(f"window ({lo}, {hi}) holds no timestep the sampler visits")
+
+
+def check(statistics: dict, timesteps) -> None:
+    """Every statistic that can check the visited timesteps does so (see Statistic), before any compute."""
+    for stat in statistics.values():
+        if hasattr(stat, "check"):
+            stat.check(list(timesteps))
+
+
 class _WindowWelford:
     """The accumulator of every WindowVariance over one window: a Welford of the x0_hat visited inside it."""
 
@@ -100,9 +114,7 @@ class WindowVariance:
 
     def check(self, timesteps) -> None:
         """The window must hold a visited timestep."""
-        lo, hi = self.window
-        if not any(lo <= t <= hi for t in timesteps):
-            raise ValueError(f"window ({lo}, {hi}) holds no timestep the sampler visits")
+        check_window(self.window, timesteps)
 
     def start(self, shared: dict, index: torch.Tensor) -> _WindowWelford:
         return shared.setdefault(("x0_hat variance", tuple(self.window)), _WindowWelford(tuple(self.window)))
@@ -193,8 +205,7 @@ def posthoc(model, schedule: Schedule, x0: torch.Tensor, steps: list[int], gener
     each statistic as a Visit (x_prev None); returns name -> one number per sample. Each sample's noise comes from
     its own stream (see `noise`): the result does not depend on `chunk`."""
     out, seed = {name: [] for name in statistics}, run_seed(generator)
-    for stat in statistics.values():
-        getattr(stat, "check", lambda ts: None)(steps)
+    check(statistics, steps)
     for start, x in zip(range(0, len(x0), chunk), x0.to(generator.device).split(chunk)):
         accumulators = started(statistics, torch.arange(start, start + len(x), device=x.device))
         noise = Streams(seed, start, len(x), x.shape[1:], len(steps), x.device)

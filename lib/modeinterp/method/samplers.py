@@ -206,8 +206,7 @@ def reverse(step: Callable, timesteps: Sequence[int], n: int, shape: Sequence[in
     this process or split by sample index over `processes` (then `step` and what is streamed must be picklable)."""
     processes = parallel.check(processes, generator.device)
     statistics = {**metric.window_statistics(windows, aggregations), **(statistics or {})}
-    for stat in statistics.values():
-        getattr(stat, "check", lambda ts: None)(list(timesteps))
+    metric.check(statistics, timesteps)
     work = Work(step=step, timesteps=list(timesteps), shape=tuple(shape), seed=run_seed(generator),
                 statistics=statistics, n_trajectories=n_trajectories, chunk=chunk, progress=progress,
                 last_step_noise=last_step_noise)
