@@ -68,3 +68,19 @@ def test_a_subset_that_cannot_replay_is_refused_before_compute(toy):
         compare.Settings(**{**SETTINGS, "n_stream": 30}).check(T)
     with pytest.raises(ValueError, match="rho"):
         compare.Settings(**{**SETTINGS, "rho": [0.0]}).check(T)
+
+
+def test_the_sampler_redraws_the_same_first_samples_and_the_labels_hold_the_oracle(toy):
+    """compare.Sampler is the section's notebook's sampler (a fresh generator at every call: the first n samples
+    are always the same), its step that sampler's rule; MixtureLabels' oracle is the labelling rule itself."""
+    schedule, model, *_ = toy
+    sampler = compare.Sampler(model, schedule, (1,), 3, options=dict(n_steps=25, chunk=16, progress=False))
+    first, more = sampler(16, [], {}), sampler(48, [(0, 10)], {})
+    notebook = samplers.ddpm(model, schedule, 48, (1,), generator(3), n_steps=25, chunk=16, progress=False)
+    assert torch.equal(first.x0, more.x0[:16]) and torch.equal(more.x0, notebook.x0)
+    assert sampler.step() == samplers.DDPMStep(model=model, alpha_bar=schedule.alpha_bar.tolist())
+    truth = mixtures.mixture([[-1.0], [1.0]], 0.05)
+    lab = compare.MixtureLabels(truth)(more.x0)
+    assert lab["keep"].all() and lab["groups"] is None and 0 < lab["hal"].sum() < 48
+    assert set(lab["baselines"]) == {compare.ORACLE}
+    assert np.array_equal(lab["baselines"][compare.ORACLE] > 6, lab["hal"])

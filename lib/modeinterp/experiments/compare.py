@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import fork
-from ..method import detection, detectors, metric, samplers, windows
+from . import budget, fork, pixels
+from ..method import detection, detectors, diffusion, metric, mixtures, samplers, windows
 from ..support import params
+from ..support.runtime import generator
 
 PAPER = "variance of x0_hat (paper)"
 RENOISING = "re-noising uncertainty"
@@ -26,6 +27,7 @@ LOSS = "denoising loss (LID)"
 POSTERIOR = "posterior variance"
 INITIAL = "initial-noise sensitivity (LMI)"
 FORK = "fork disagreement (ours)"
+ORACLE = "distance to the nearest mode (oracle)"  # the toys' labelling rule as a score: a check, not evidence
 
 
 @dataclass(frozen=True)
@@ -114,13 +116,64 @@ def window_columns(ws: Sequence, T: int) -> list[tuple[str, tuple[int, int]]]:
     return [(f"t={w[0]}..{w[1]}", w) for w in windows.windows_from_fractions(ws, T)]
 
 
+@dataclass(frozen=True)
+class Sampler:
+    """A section's sampler as `run` calls it, sample(n, windows, statistics) -> Samples: samplers.ddpm from a fresh
+    generator(seed, device) at every call, so that it draws the same first n samples every time (those of the
+    section's notebook, for its seed and options). options: ddpm's keywords (n_steps, noise, clip, chunk,
+    processes, progress). A class rather than a closure, so that a notebook needs no function of its own."""
+
+    model: Callable
+    schedule: diffusion.Schedule
+    shape: tuple
+    seed: int
+    device: object = "cpu"
+    options: dict = field(default_factory=dict)
+
+    def __call__(self, n: int, windows: Sequence, statistics: dict) -> samplers.Samples:
+        return samplers.ddpm(self.model, self.schedule, n, self.shape, generator(self.seed, self.device),
+                             windows=windows, statistics=statistics, **self.options)
+
+    def step(self) -> samplers.DDPMStep:
+        """The step rule it samples with (the reruns of the initial-noise sensitivity and the fork disagreement)."""
+        return samplers.DDPMStep(model=self.model, alpha_bar=self.schedule.alpha_bar.tolist(),
+                                 clip=self.options.get("clip"), noise=self.options.get("noise", "beta"))
+
+
+@dataclass(frozen=True)
+class MixtureLabels:
+    """A toy section's labels as `run` reads them: hallucinated farther than 6 standard deviations from every
+    mode (notebooks 01 and 02), every sample readable, no groups, and one baseline, the distance to the nearest
+    mode in standard deviations (ORACLE): the labelling rule itself, so a check of the pipeline, not evidence."""
+
+    mixture: mixtures.GaussianMixture
+
+    def __call__(self, x0: torch.Tensor) -> dict:
+        return dict(hal=self.mixture.hallucinated(x0).numpy(), keep=np.ones(len(x0), bool), groups=None,
+                    baselines={ORACLE: self.mixture.sigmas_to_nearest(x0).numpy()})
+
+
+@dataclass(frozen=True)
+class ImageLabels:
+    """An image section's labels as `run` reads them: budget.label of the samples mapped to [0, 1] ('shapes': the
+    shape counter, groups of equal shape count, the pixel baselines; 'hands': both finger counters, the pixel
+    baselines), with the counts that the fork disagreement compares its continuations with."""
+
+    series: str
+
+    def __call__(self, x0: torch.Tensor) -> dict:
+        return budget.label({"series": self.series}, pixels.to_unit(x0[:, 0].numpy()))
+
+
 def run(section: str, sample: Callable, label: Callable, model, alpha_bar: list[float], schedule, T: int,
-        settings: Settings, *, step=None, read: Callable | None = None, progress: bool = True) -> Comparison:
+        settings: Settings, *, step=None, read: Callable | None = None, progress: bool = True,
+        device="cpu") -> Comparison:
     """Compare every detector on one section. sample(n, windows, statistics) -> Samples draws the section's
-    first n samples (always the same for the same n: its own seed and chunk); label(x0) -> dict with 'hal',
-    'keep' (per sample), 'groups' (or None), 'baselines' (name -> score) and, for the fork disagreement,
-    'counts'. step and read (the sampler's step rule and the section's counter) enable the fork disagreement;
-    model and alpha_bar feed the detectors that call the network; schedule the post-hoc ones."""
+    first n samples (always the same for the same n: its own seed and chunk; e.g. a Sampler); label(x0) -> dict
+    with 'hal', 'keep' (per sample), 'groups' (or None), 'baselines' (name -> score) and, for the fork
+    disagreement, 'counts'. step and read (the sampler's step rule and the section's counter) enable the fork
+    disagreement; model and alpha_bar feed the detectors that call the network; schedule the post-hoc ones.
+    device: where the model is (the post-hoc detectors and the reruns compute there)."""
     settings.check(T)
     cand = window_columns(settings.candidate_windows, T)
     start = time.perf_counter()
@@ -131,11 +184,11 @@ def run(section: str, sample: Callable, label: Callable, model, alpha_bar: list[
     scored = [Scored(PAPER, {name: main.variance[w].numpy() for name, w in cand}, 0.0, seconds=0.0,
                      note="streamed with the sampler")]
     scored += _streamed(sample, main, model, alpha_bar, cand, settings, sampling)
-    scored += _posthoc(model, alpha_bar, schedule, main.x0, T, settings)
+    scored += _posthoc(model, alpha_bar, schedule, main.x0, T, settings, device)
     if settings.n_rerun and step is not None:
-        scored.append(_initial(step, main, settings))
+        scored.append(_initial(step, main, settings, device))
         if read is not None and settings.fork_at:
-            scored.append(_fork(step, main, lab, read, T, settings))
+            scored.append(_fork(step, main, lab, read, T, settings, device))
     for name, score in lab["baselines"].items():
         scored.append(Scored(name, {"": np.asarray(score, float)}, 0.0, seconds=0.0, note="no trajectory"))
     rows = [_row(s, hal, keep, lab.get("groups"), settings.retention) for s in scored]
@@ -176,19 +229,19 @@ def _streamed(sample, main, model, alpha_bar, cand, settings, sampling) -> list[
     return out
 
 
-def _posthoc(model, alpha_bar, schedule, x0, T, settings) -> list[Scored]:
+def _posthoc(model, alpha_bar, schedule, x0, T, settings, device="cpu") -> list[Scored]:
     """The denoising loss and the posterior variance at each candidate t, on every sample."""
     ts = sorted({int(round(f * (T - 1))) for f in settings.loss_t})
     if not ts:
         return []
     out = []
-    g = torch.Generator().manual_seed(settings.seed + 12)
+    g = generator(settings.seed + 12, device)
     start = time.perf_counter()
     loss = metric.posthoc(model, schedule, x0, [t for t in ts for _ in range(settings.k)], g,
                           {t: detectors.DenoisingLoss(t) for t in ts}, chunk=settings.chunk)
     out.append(Scored(LOSS, {f"t={t}": v.numpy() for t, v in loss.items()}, settings.k * len(ts),
                       seconds=(time.perf_counter() - start) / len(x0), note=f"k={settings.k} draws per t"))
-    g = torch.Generator().manual_seed(settings.seed + 13)
+    g = generator(settings.seed + 13, device)
     start = time.perf_counter()
     stats = {t: detectors.PosteriorVariance(model=model, alpha_bar=alpha_bar, t=t, probes=settings.probes,
                                             seed=settings.seed + 14) for t in ts}
@@ -199,20 +252,20 @@ def _posthoc(model, alpha_bar, schedule, x0, T, settings) -> list[Scored]:
     return out
 
 
-def _initial(step, main, settings) -> Scored:
+def _initial(step, main, settings, device="cpu") -> Scored:
     """The initial-noise sensitivity of the first n_rerun samples for each beta."""
     n, candidates = settings.n_rerun, {}
     start = time.perf_counter()
     for beta in settings.beta:
         candidates[f"beta={beta:g}"] = detectors.initial_noise_sensitivity(
             step, main.timesteps, main.seed, range(n), tuple(main.x0.shape[1:]), beta=beta, reruns=settings.reruns,
-            seed=settings.seed + 15, chunk=settings.chunk).numpy()
+            seed=settings.seed + 15, chunk=settings.chunk, device=device).numpy()
     steps = len(main.timesteps)
     return Scored(INITIAL, candidates, settings.reruns * steps * len(settings.beta), 0.0,
                   (time.perf_counter() - start) / n, f"{settings.reruns} reruns per beta")
 
 
-def _fork(step, main, lab, read, T, settings) -> Scored:
+def _fork(step, main, lab, read, T, settings, device="cpu") -> Scored:
     """The share of a sample's continuations whose counts change, per fork timestep, on the first n_rerun
     samples (it reads the continuations with the section's counter: not training-free in the labeller's sense)."""
     n = settings.n_rerun
@@ -220,7 +273,8 @@ def _fork(step, main, lab, read, T, settings) -> Scored:
     start = time.perf_counter()
     ft = fork.fork_test(step, main.timesteps, main.seed, np.arange(n), np.asarray(lab["hal"])[:n],
                         np.asarray(lab["counts"])[:n], read, tuple(main.x0.shape[1:]), forks=forks,
-                        continuations=settings.continuations, seed=settings.seed + 16, chunk=settings.chunk)
+                        continuations=settings.continuations, seed=settings.seed + 16, chunk=settings.chunk,
+                        device=device)
     share = ft.changed.mean(2)
     ts = main.timesteps
     nfe = settings.continuations * sum(len(ts) - ts.index(t) for t in forks) + len(ts)
