@@ -84,3 +84,12 @@ def test_the_sampler_redraws_the_same_first_samples_and_the_labels_hold_the_orac
     assert lab["keep"].all() and lab["groups"] is None and 0 < lab["hal"].sum() < 48
     assert set(lab["baselines"]) == {compare.ORACLE}
     assert np.array_equal(lab["baselines"][compare.ORACLE] > 6, lab["hal"])
+
+
+def test_a_detector_without_candidates_is_left_out(toy):
+    """Empty candidate lists (Settings allows them) leave their detector out instead of failing after sampling."""
+    schedule, model, step, sample, label, read = toy
+    c = compare.run("toy", sample, label, model, schedule.alpha_bar.tolist(), schedule, T,
+                    compare.Settings(**{**SETTINGS, "beta": [], "rho": [], "loss_t": [], "n_stream": 0}),
+                    step=step, read=read)
+    assert {s.name for s in c.scored} == {compare.PAPER, compare.FORK, "distance to the nearest mode (oracle)"}

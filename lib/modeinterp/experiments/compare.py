@@ -185,10 +185,10 @@ def run(section: str, sample: Callable, label: Callable, model, alpha_bar: list[
                      note="streamed with the sampler")]
     scored += _streamed(sample, main, model, alpha_bar, cand, settings, sampling)
     scored += _posthoc(model, alpha_bar, schedule, main.x0, T, settings, device)
-    if settings.n_rerun and step is not None:
+    if settings.n_rerun and step is not None and settings.beta:
         scored.append(_initial(step, main, settings, device))
-        if read is not None and settings.fork_at:
-            scored.append(_fork(step, main, lab, read, T, settings, device))
+    if settings.n_rerun and step is not None and read is not None and settings.fork_at:
+        scored.append(_fork(step, main, lab, read, T, settings, device))
     for name, score in lab["baselines"].items():
         scored.append(Scored(name, {"": np.asarray(score, float)}, 0.0, seconds=0.0, note="no trajectory"))
     rows = [_row(s, hal, keep, lab.get("groups"), settings.retention) for s in scored]
