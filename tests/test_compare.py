@@ -59,6 +59,9 @@ def test_every_detector_is_scored_chosen_on_one_half_and_costed(toy):
     for r in c.rows:
         assert r.chosen in by[r.name].candidates and set(r.ranking) == set(by[r.name].candidates)
         assert r.detection.se > 0 or r.detection.auroc in (0.0, 1.0)
+        assert r.n_hallucinated >= 2 and r.n_in_support >= 2 and 0 < r.detectable() < 1
+    n = len(c.hallucinated)
+    assert oracle.n_hallucinated + oracle.n_in_support == n // 2  # the odd-indexed half (every sample readable)
     assert "AUROC" in compare.table(c)
 
 

@@ -96,6 +96,12 @@ class Row:
     backward: float
     seconds: float
     note: str = ""
+    n_in_support: int = 0  # on the reporting half
+
+    def detectable(self, level: float = 0.05) -> float:
+        """The smallest distance of an AUROC from chance that the reporting half's samples detect at `level`
+        (detection.detectable_auroc_difference): a measured difference below it is no evidence of one."""
+        return detection.detectable_auroc_difference(self.n_hallucinated, self.n_in_support, level)
 
 
 @dataclass
@@ -292,7 +298,8 @@ def _row(s: Scored, hal, keep, groups, retention) -> Row | None:
         return None
     g = None if groups is None else np.asarray(groups)[:n][rows]
     chosen, d, ranking = detection.choose({k: np.asarray(v)[rows] for k, v in s.candidates.items()}, h, retention, g)
-    return Row(s.name, chosen, d, n, int(h[~half].sum()), ranking, s.nfe, s.backward, s.seconds, s.note)
+    return Row(s.name, chosen, d, n, int(h[~half].sum()), ranking, s.nfe, s.backward, s.seconds, s.note,
+               int((~h[~half]).sum()))
 
 
 def table(c: Comparison) -> str:
@@ -302,7 +309,7 @@ def table(c: Comparison) -> str:
     for r in c.rows:
         within = "" if r.detection.within is None else f", within groups {r.detection.within:.3f}"
         lines.append(f"{r.name:>34}: AUROC {r.detection.auroc:.3f} +- {r.detection.se:.3f}{within} "
-                     f"[{r.chosen or 'no setting'}; {r.n_hallucinated} hallucinated held out of {r.n_scored} "
-                     f"scored]; {r.detection.op.removed:.0%} removed at {r.detection.op.retention:.0%} kept; "
+                     f"[{r.chosen or 'no setting'}; {r.n_hallucinated} hallucinated and {r.n_in_support} in support held "
+                     f"out of {r.n_scored} scored]; {r.detection.op.removed:.0%} removed at {r.detection.op.retention:.0%} kept; "
                      f"{r.nfe:g} NFE + {r.backward:g} backward per sample, {r.seconds * 1000:.1f} ms")
     return "\n".join(lines)
