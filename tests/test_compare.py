@@ -96,3 +96,15 @@ def test_a_detector_without_candidates_is_left_out(toy):
                     compare.Settings(**{**SETTINGS, "beta": [], "rho": [], "loss_t": [], "n_stream": 0}),
                     step=step, read=read)
     assert {s.name for s in c.scored} == {compare.PAPER, compare.FORK, "distance to the nearest mode (oracle)"}
+
+
+def test_a_subset_whose_groups_never_hold_both_kinds_has_no_auroc_within_groups():
+    """Where no group of the reporting half holds both kinds (a small scored subset), the row has no AUROC within
+    groups instead of failing after all its compute; where one does, it has one."""
+    hal = np.array([True, True, False, False] * 4)
+    keep = np.ones(16, bool)
+    s = compare.Scored("x", {"": np.arange(16.0)}, 0.0)
+    apart = np.where(hal, 1, 2)  # every group one kind only
+    assert compare._row(s, hal, keep, apart, 0.95).detection.within is None
+    mixed = np.arange(16) // 4  # groups of four, both kinds in each
+    assert compare._row(s, hal, keep, mixed, 0.95).detection.within is not None

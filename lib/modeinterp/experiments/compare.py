@@ -289,7 +289,8 @@ def _fork(step, main, lab, read, T, settings, device="cpu") -> Scored:
 
 
 def _row(s: Scored, hal, keep, groups, retention) -> Row | None:
-    """A detector's held-out row on the readable samples it scored (None if they hold too few of a class)."""
+    """A detector's held-out row on the readable samples it scored (None if they hold too few of a class; its
+    AUROC within groups None if no group of the reporting half holds both kinds)."""
     n = len(next(iter(s.candidates.values())))
     rows = keep[:n]
     h = hal[:n][rows]
@@ -297,6 +298,8 @@ def _row(s: Scored, hal, keep, groups, retention) -> Row | None:
     if min(h[half].sum(), (~h[half]).sum(), h[~half].sum(), (~h[~half]).sum()) < 2:
         return None
     g = None if groups is None else np.asarray(groups)[:n][rows]
+    if g is not None and not any(0 < h[~half][g[~half] == v].sum() < (g[~half] == v).sum() for v in np.unique(g[~half])):
+        g = None  # no group of the reporting half holds both kinds (a small subset): no AUROC within groups
     chosen, d, ranking = detection.choose({k: np.asarray(v)[rows] for k, v in s.candidates.items()}, h, retention, g)
     return Row(s.name, chosen, d, n, int(h[~half].sum()), ranking, s.nfe, s.backward, s.seconds, s.note,
                int((~h[~half]).sum()))
