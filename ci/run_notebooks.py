@@ -32,6 +32,8 @@ from modeinterp.support.files import atomic
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 PAPER = ROOT / "ci" / "paper"
+AWAITING_FIRST_RUN = ("07_detectors",)  # committed without outputs until their first default run here stores them:
+# nbval has nothing to compare them with (conftest.py leaves them out) and the tests of stored outputs skip them
 
 
 def check_names(notebook: Path, parameters: dict) -> None:

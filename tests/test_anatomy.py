@@ -110,7 +110,7 @@ def test_notebook_04_shows_its_local_aggregations():
     assert all(c.outputs for c in cells)
 
 
-CONCLUDED = [p for p in NOTEBOOKS if p.stem[:2] in ("03", "04", "05", "06")]  # 01 and 02 end with their claims
+CONCLUDED = [p for p in NOTEBOOKS if p.stem[:2] in ("03", "04", "05", "06", "07")]  # 01 and 02 end with their claims
 
 
 @pytest.mark.parametrize("path", CONCLUDED, ids=lambda p: p.stem)
@@ -169,3 +169,14 @@ def test_claims_carry_standard_errors_where_the_notebook_has_them():
         made = {m.group(1): c for c in calls(source, "claims.claim") if (m := re.match(r'claims\.claim\("(\w+)"', c))}
         missing = sorted(n for n in names if "se=" not in made[n])
         assert not missing, f"{stem}: no se= for {missing}"
+
+
+def test_notebook_07_samples_with_the_sampling_seed_and_marks_its_checks():
+    """The comparison samples from `sampling_seed` (compare.Sampler; no model's key holds it), builds notebooks 01-04's
+    model configurations with `seed`, and marks the rows that restate the labelling rule as checks."""
+    source = "\n".join(c.source for c in code_cells(ROOT / "notebooks" / "07_detectors.ipynb")[3:])
+    samplers = calls(source, "compare.Sampler")
+    configs = calls(source, "Config")
+    assert samplers and all("sampling_seed" in s for s in samplers)
+    assert len(configs) == 4 and all("seed=seed" in c and "sampling_seed" not in c for c in configs)
+    assert "CHECKS = [compare.ORACLE, \"largest strip's foreground pixels\"]" in source

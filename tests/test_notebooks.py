@@ -13,6 +13,9 @@ import yaml
 from modeinterp.support.params import ParameterError
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "ci"))
+from run_notebooks import AWAITING_FIRST_RUN  # noqa: E402
+
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 REQUIRED_CLAIMS = {
     "01_gaussian_1d": {"interpolated_fraction", "exact_score_interpolated_fraction", "auroc",
@@ -41,7 +44,7 @@ def cells(path):
 
 def test_there_are_notebooks():
     assert [p.stem for p in NOTEBOOKS] == ["01_gaussian_1d", "02_gaussian_2d", "03_simple_shapes", "04_hands",
-                                           "05_recursive_training", "06_training_budget"]
+                                           "05_recursive_training", "06_training_budget", "07_detectors"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -53,7 +56,10 @@ def test_anatomy(path):
     assert "parameters" in code[1].metadata.get("tags", []), "the second code cell holds the parameters"
     assert "params." in code[2].source, "the parameters are validated right after they are set"
     assert code[-1].source.startswith("# NBVAL_CHECK_OUTPUT") and "claims.write" in code[-1].source
-    assert all(c.outputs for c in code[2:]), "committed with the outputs of the default run"
+    if path.stem not in AWAITING_FIRST_RUN:
+        assert all(c.outputs for c in code[2:]), "committed with the outputs of the default run"
+    else:
+        assert not any(c.outputs for c in code), "a notebook awaiting its first default run holds no partial outputs"
     assert not any(o.output_type == "error" for c in code for o in c.outputs)
     assert not any(s in c.source for c in code for s in ("def ", "class ", "lambda ")), "helpers belong in lib/"
 
@@ -79,6 +85,8 @@ def test_the_paper_scale_file_names_only_real_parameters(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_claims_file_holds_the_required_claims(path):
+    if path.stem in AWAITING_FIRST_RUN:
+        pytest.skip("no default run yet: its claims are written when it is first run")
     claims = json.loads((ROOT / "figures" / path.stem / "claims.json").read_text())
     assert all(set(c) >= {"name", "ours", "paper", "what"} for c in claims)
     assert REQUIRED_CLAIMS.get(path.stem, set()) <= {c["name"] for c in claims}
@@ -194,10 +202,14 @@ def run_check_cell(stem: str, tmp_path, **overrides) -> None:
      "parameter 'candidate_windows' must be a list of pairs [[a1, b1], [a2, b2], ...]"),
     ("04_hands", {"candidate_windows": [[0.0, 0.02], [0.3, 0.2]]}, "parameter 'candidate_windows' must be pairs [a, b]"),
     ("03_simple_shapes", {"sampling_seed": -1}, "parameter 'sampling_seed' must be an integer in [0, inf]"),
+    ("07_detectors", {"shapes_stream": 40}, "parameter 'shapes_stream' must be a multiple of chunk (16)"),
+    ("07_detectors", {"sections": ["shapes", "fingers"]}, "parameter 'sections' must be one of 'gauss1d', 'grid2d'"),
+    ("07_detectors", {"sampling_steps": 10, "hands_windows": [[0.01, 0.05]]},
+     "parameter 'hands_windows' must be windows that each hold a timestep the sampler visits"),
 ], ids=["empty mnist_dir", "shapes size and fold", "hands size and fold", "hands size", "empty hands_dir",
         "missing labels", "list as text", "two variant means", "equal gaps", "unsorted sampler steps",
         "one training-set size", "one size twice", "one sampler step count", "flat windows", "reversed window",
-        "negative sampling seed"])
+        "negative sampling seed", "a stream that cannot replay", "an unknown section", "a window between steps"])
 def test_the_check_cell_rejects_data_and_shapes_that_would_fail_later(tmp_path, stem, overrides, message):
     """Each of these failed only after compute (images drawn, figures written, sections run): the check cell
     (run here, without a kernel) rejects them, and nothing is written."""
@@ -212,9 +224,9 @@ def test_the_check_cell_rejects_data_and_shapes_that_would_fail_later(tmp_path, 
 def test_the_check_cells_accept_the_defaults_and_other_lengths_of_list_parameters(tmp_path, capsys):
     run_check_cell("01_gaussian_1d", tmp_path, variant_means=[1.0, 2.0, 4.0, 5.5], means=[0.0, 1.0, 2.0, 3.0])
     run_check_cell("02_gaussian_2d", tmp_path, named_windows=[10], sampler_steps=[20, 1000])
-    for path in NOTEBOOKS[:5]:
+    for path in NOTEBOOKS[:5] + [ROOT / "notebooks" / "07_detectors.ipynb"]:
         run_check_cell(path.stem, tmp_path)
-    assert capsys.readouterr().out.count("parameters ok") == 7
+    assert capsys.readouterr().out.count("parameters ok") == 8
 
 
 @pytest.mark.parametrize("args, message", [
