@@ -266,9 +266,11 @@ def notebook_defaults(stem: str) -> dict:
 def shapes_model() -> tuple[dict, images.ImageConfig, torch.nn.Module]:
     """Notebook 03's default parameters, its model's configuration and the shipped model."""
     p = notebook_defaults("03_simple_shapes")
+    decay = {"decay": p["lr_decay"]} if p["lr_decay"] != "cosine" else {}  # as the notebook builds it
     config = images.ImageConfig("shapes", p["size"], T=p["T"], steps=p["train_steps"], batch=p["batch"],
-                                lr=p["lr"], seed=p["seed"], arch=dict(fold=p["fold"], base=p["base"], mults=p["mults"]),
-                                ema=p["ema"], extra=dict(n_train=p["n_train"]))
+                                lr=p["lr"], seed=p["seed"], warmup=(p["warmup_steps"] + 0.5) / p["train_steps"],
+                                arch=dict(fold=p["fold"], base=p["base"], mults=p["mults"]), ema=p["ema"],
+                                extra=dict(n_train=p["n_train"], **decay))
     (model, _), = train.models([config], ROOT / "models")
     return p, config, model
 
