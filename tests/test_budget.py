@@ -159,6 +159,8 @@ def test_the_reading_of_a_series_follows_its_numbers():
     flat = [_full_record(t, 0, 0.7, 0.2, 2) for t in s["checkpoints"]]
     assert "recovers as hallucinations fall" in budget.verdict("shapes", s, rising, labels)
     assert "fails on models that hallucinate at 20% after 100,000 steps" in budget.verdict("shapes", s, flat, labels)
+    above = [dict(r, hallucination_rate=0.2) for r in rising]  # gains, but never reaches the paper's rate
+    assert "the paper's rate is not reached within this budget" in budget.verdict("hands", s, above, labels)
     text = budget.conclusion("shapes", s, rising, 10000, labels, 0.05)
     assert "50% at 1,000" in text and "a resolved trend" in text and "0.70 +- 0.10 at 100,000" in text
     assert "no resolved trend" in budget.conclusion("hands", s, flat, 1000, labels, 0.05)

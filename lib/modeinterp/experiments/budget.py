@@ -400,10 +400,13 @@ def verdict(name: str, s: dict, records: list[dict], labels) -> str:
     if rises and min(values_at(records, [last], field="hallucination_rate")) <= PAPER_RATE:
         return (f"On the {name}, the paper's window recovers as hallucinations fall: {claims.pm(auroc, se)} at {last:,} "
                 f"steps, where {rate:.0%} of samples hallucinate (slope {claims.pm(*slope)} per tenfold steps).")
-    return (f"On the {name}, the paper's window {'gains' if rises else 'does not gain'} with training "
+    head = (f"On the {name}, the paper's window {'gains' if rises else 'does not gain'} with training "
             f"(slope {claims.pm(*slope)} per tenfold steps) and scores {claims.pm(auroc, se)} at {last:,} steps, "
-            f"where the model still hallucinates in {rate:.0%} of samples: the image claim "
-            f"{'is not reached' if rises else 'fails'} on models that hallucinate at {rate:.0%} after {last:,} steps.")
+            f"where the model still hallucinates in {rate:.0%} of samples: ")
+    if rises:
+        return head + ("the paper's rate is not reached within this budget, so whether the window recovers there is "
+                       "not answered here.")
+    return head + f"the image claim fails on models that hallucinate at {rate:.0%} after {last:,} steps."
 
 
 def ship(s: dict, work: str | os.PathLike, config: images.ImageConfig, cache_dir: str | os.PathLike) -> Path:
