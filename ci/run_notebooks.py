@@ -32,8 +32,11 @@ from modeinterp.support.files import atomic
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 PAPER = ROOT / "ci" / "paper"
-AWAITING_FIRST_RUN = ("07_detectors",)  # committed without outputs until their first default run here stores them:
+AWAITING_FIRST_RUN = ()  # committed without outputs until their first default run here stores them:
 # nbval has nothing to compare them with (conftest.py leaves them out) and the tests of stored outputs skip them
+NOT_REEXECUTED_BY_TESTS = ("07_detectors",)  # its default run takes longer on one core than the whole test command
+# may (figures/timings.json): nbval leaves it out (conftest.py); its stored claims table is checked against its claims
+# file (tests/test_notebooks.py), and what it runs by tests/test_compare.py and tests/test_detectors.py
 
 
 def check_names(notebook: Path, parameters: dict) -> None:

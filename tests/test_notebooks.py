@@ -10,11 +10,12 @@ import papermill as pm
 import pytest
 import yaml
 
+from modeinterp.support import claims
 from modeinterp.support.params import ParameterError
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "ci"))
-from run_notebooks import AWAITING_FIRST_RUN  # noqa: E402
+from run_notebooks import AWAITING_FIRST_RUN, NOT_REEXECUTED_BY_TESTS  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 REQUIRED_CLAIMS = {
@@ -90,6 +91,13 @@ def test_claims_file_holds_the_required_claims(path):
     claims = json.loads((ROOT / "figures" / path.stem / "claims.json").read_text())
     assert all(set(c) >= {"name", "ours", "paper", "what"} for c in claims)
     assert REQUIRED_CLAIMS.get(path.stem, set()) <= {c["name"] for c in claims}
+
+
+@pytest.mark.parametrize("stem", NOT_REEXECUTED_BY_TESTS)
+def test_a_notebook_nbval_does_not_rerun_stores_the_claims_of_its_claims_file(stem):
+    """nbval would compare its claims cell with a rerun; instead its stored table must be its claims file's."""
+    stored = "".join(o.get("text", "") for o in cells(ROOT / "notebooks" / f"{stem}.ipynb")[-1].outputs)
+    assert stored.strip() == claims.table(claims.read(ROOT / "figures" / stem / "claims.json")).strip()
 
 
 def ours(section):
