@@ -34,6 +34,7 @@ NOTEBOOKS = ROOT / "notebooks"
 PAPER = ROOT / "ci" / "paper"
 AWAITING_FIRST_RUN = ()  # committed without outputs until their first default run here stores them:
 # nbval has nothing to compare them with (conftest.py leaves them out) and the tests of stored outputs skip them
+REUSES_MODELS = ("07_detectors",)  # loads notebooks 01-04's models: `make models` runs it after them
 NOT_REEXECUTED_BY_TESTS = ("07_detectors",)  # its default run takes longer on one core than the whole test command
 # may (figures/timings.json): nbval leaves it out (conftest.py); its stored claims table is checked against its claims
 # file (tests/test_notebooks.py), and what it runs by tests/test_compare.py and tests/test_detectors.py

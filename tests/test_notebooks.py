@@ -15,7 +15,7 @@ from modeinterp.support.params import ParameterError
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "ci"))
-from run_notebooks import AWAITING_FIRST_RUN, NOT_REEXECUTED_BY_TESTS  # noqa: E402
+from run_notebooks import AWAITING_FIRST_RUN, NOT_REEXECUTED_BY_TESTS, REUSES_MODELS  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 REQUIRED_CLAIMS = {
@@ -91,6 +91,11 @@ def test_claims_file_holds_the_required_claims(path):
     claims = json.loads((ROOT / "figures" / path.stem / "claims.json").read_text())
     assert all(set(c) >= {"name", "ours", "paper", "what"} for c in claims)
     assert REQUIRED_CLAIMS.get(path.stem, set()) <= {c["name"] for c in claims}
+
+
+def test_the_notebook_lists_of_the_runner_name_notebooks():
+    stems = {p.stem for p in NOTEBOOKS}
+    assert set(AWAITING_FIRST_RUN) | set(NOT_REEXECUTED_BY_TESTS) | set(REUSES_MODELS) <= stems
 
 
 @pytest.mark.parametrize("stem", NOT_REEXECUTED_BY_TESTS)
