@@ -5,7 +5,7 @@ import pytest
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
 
-from modeinterp.method import diffusion, mixtures, samplers
+from modeinterp.method import detectors, diffusion, metric, mixtures, samplers
 from modeinterp.experiments import toy
 from modeinterp.interfaces import hf
 from modeinterp.support.params import ParameterError
@@ -123,3 +123,30 @@ def test_without_diffusers_the_error_says_how_to_install_it(mlp, monkeypatch):
     monkeypatch.setitem(sys.modules, "diffusers", None)  # `import diffusers` now raises ImportError
     with pytest.raises(ImportError, match=r"pip install modeinterp\[diffusers\]"):
         hf.scheduler_from(mlp[1])
+
+
+@pytest.mark.parametrize("kind", hf.KINDS)
+def test_every_detector_runs_on_a_unet2dmodel_and_equals_it_on_our_sampler(unet, kind):
+    """A diffusers user gets every detector: the streamed ones through hf.sample, the post-hoc ones and the reruns
+    on hf.eps_model and hf.step. With the scheduler's own process equal to ours (DDIM: bit for bit; DDPM: to float32
+    rounding), each detector scores the same as on our sampler with the same eps model."""
+    schedule, n, shape, window = diffusion.cosine_schedule(20), 4, (1, 8, 8), (0, 9)
+    eps, ab = hf.eps_model(unet), schedule.alpha_bar.tolist()
+    streamed = lambda: {"renoising": detectors.Renoising(model=eps, alpha_bar=ab, window=window, M=2, seed=3),  # noqa: E731
+                        "curvature": detectors.Curvature(model=eps, alpha_bar=ab, window=window, rho=0.1)}
+    theirs = hf.sample(unet, hf.scheduler_from(schedule, kind), n, shape, generator(0), chunk=2, progress=False,
+                       statistics=streamed())
+    ours = getattr(samplers, kind)(eps, schedule, n, shape, generator(0), chunk=2, progress=False, statistics=streamed())
+    step, ts, last_noise = hf.step(unet, hf.scheduler_from(schedule, kind))
+    posthoc = lambda x0: metric.posthoc(eps, schedule, x0, [2, 2, 5], generator(1), chunk=2, statistics={  # noqa: E731
+        "loss": detectors.DenoisingLoss(t=2), "posterior": detectors.PosteriorVariance(model=eps, alpha_bar=ab, t=5, probes=1)})
+    initial = detectors.initial_noise_sensitivity(step, ts, theirs.seed, range(3), shape, beta=0.1, reruns=2,
+                                                  last_step_noise=last_noise)
+    tol = dict(rtol=0, atol=0) if kind == "ddim" else dict(rtol=1e-3, atol=1e-5)
+    for name in ("renoising", "curvature"):
+        assert theirs.stats[name].shape[0] == n and torch.isfinite(theirs.stats[name]).all()
+        torch.testing.assert_close(theirs.stats[name], ours.stats[name], **tol)
+    for name, score in posthoc(theirs.x0).items():
+        assert score.shape == (n,) and torch.isfinite(score).all() and (score > 0).all()
+        torch.testing.assert_close(score, posthoc(ours.x0)[name], **tol)
+    assert initial.shape == (3,) and (initial > 0).all()

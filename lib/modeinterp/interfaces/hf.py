@@ -3,7 +3,8 @@
 `sample` runs the scheduler's own step (its timesteps, x0_hat = `pred_original_sample`, posterior and noise
 scale) as the step rule of the library's reverse loop (`samplers.reverse`): the same `Samples`, streamed
 statistics (the windows' variance and any metric.Statistic), per-sample noise streams and noise per step (none at the last, unless the scheduler adds some there)
-as `samplers.ddpm` and `samplers.ddim`. `scheduler_from` turns a library schedule into a scheduler with the same
+as `samplers.ddpm` and `samplers.ddim`; `eps_model` and `step` give every detector of `modeinterp.method.detectors`
+its model and, for those that replay samples, its step rule. `scheduler_from` turns a library schedule into a scheduler with the same
 betas, so both run the same process. diffusers is optional: `pip install modeinterp[diffusers]`.
 """
 import copy
@@ -71,18 +72,34 @@ def sample(model, scheduler, n: int, shape: Sequence[int], generator: torch.Gene
     per-sample streams, so with `scheduler_from(schedule, ...)` a run equals samplers.ddpm's to float32 rounding
     and, at n_steps = T (diffusers' DDIM strides its own timesteps), samplers.ddim's bit for bit.
     """
+    step_rule, ts, last_step_noise = _step(model, scheduler, n_steps=n_steps, eta=eta, clip=clip)
+    return reverse(step_rule, ts, n, shape, generator, windows=windows, n_trajectories=n_trajectories, chunk=chunk,
+                   progress=progress, aggregations=aggregations, statistics=statistics,
+                   last_step_noise=last_step_noise)
+
+
+def step(model, scheduler, *, n_steps: int | None = None, eta: float | Callable[[int], float] = 0.0,
+         clip: bool | float = False) -> tuple[Callable, list[int], bool]:
+    """(the step rule, its timesteps, whether it adds noise at the last one) that `sample` runs with these
+    arguments: for the detectors that replay samples (detectors.initial_noise_sensitivity) on a scheduler."""
+    return _step(model, scheduler, n_steps=n_steps, eta=eta, clip=clip)
+
+
+def eps_model(model) -> Callable:
+    """`model(x_t, t) -> eps` for a plain eps model or a diffusers UNet2DModel: the `model` of every detector."""
+    return lambda x, t: _eps(model, x, t)
+
+
+def _step(model, scheduler, *, n_steps, eta, clip):
+    """(step rule, timesteps, whether the scheduler adds noise at the last timestep)."""
     scheduler = _prepared(scheduler, clip, n_steps)
     ts = [int(t) for t in scheduler.timesteps]
     if isinstance(scheduler, _diffusers().DDIMScheduler):
         eta_at = eta_schedule(eta, ts)
-        step, last_step_noise = _ddim_step(model, scheduler, eta_at), eta_at(ts[-1]) > 0
-    else:
-        if eta != 0.0:
-            params.fail("eta", "0 for a DDPMScheduler (eta is DDIM's)", eta)
-        step, last_step_noise = _ddpm_step(model, scheduler), ts[-1] > 0  # DDPMScheduler adds noise at every t > 0
-    return reverse(step, ts, n, shape, generator, windows=windows, n_trajectories=n_trajectories, chunk=chunk,
-                   progress=progress, aggregations=aggregations, statistics=statistics,
-                   last_step_noise=last_step_noise)
+        return _ddim_step(model, scheduler, eta_at), ts, eta_at(ts[-1]) > 0
+    if eta != 0.0:
+        params.fail("eta", "0 for a DDPMScheduler (eta is DDIM's)", eta)
+    return _ddpm_step(model, scheduler), ts, ts[-1] > 0  # DDPMScheduler adds noise at every t > 0
 
 
 def _prepared(scheduler, clip, n_steps):

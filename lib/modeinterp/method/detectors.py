@@ -235,7 +235,7 @@ def _denoising_loss(visit: Visit, streams: Streams) -> torch.Tensor:
 @torch.no_grad()
 def initial_noise_sensitivity(step: Callable, timesteps: Sequence[int], run_seed: int, index, shape, *,
                               beta: float = 0.1, reruns: int = 8, seed: int = 0, chunk: int = 64,
-                              device="cpu") -> torch.Tensor:
+                              device="cpu", last_step_noise: bool = False) -> torch.Tensor:
     """Sensitivity to the noise, after the LMI of Sobieski et al. (arXiv 2605.05026, 2026; only their abstract was
     readable here, the rest from a secondary summary): the samples `index` of the run seeded `run_seed` rerun
     `reruns` times with every draw of their noise moved by beta xi (a plain additive perturbation, xi per-sample
@@ -244,12 +244,13 @@ def initial_noise_sensitivity(step: Callable, timesteps: Sequence[int], run_seed
     Adapted: they perturb x_T of a deterministic sampler (about 32 reruns); a stochastic sampler such as our
     DDPM is a deterministic function of all its noise (x_T and every step's z), so all of it is perturbed: with
     DDIM at eta = 0 (no z used) that is their x_T + beta xi. Perturbing x_T alone under DDPM measured nothing
-    (the later noise washes it out: tied scores on the 2D grid). Cost: reruns x len(timesteps) NFE per sample."""
+    (the later noise washes it out: tied scores on the 2D grid). Cost: reruns x len(timesteps) NFE per sample.
+    last_step_noise: as the run's sampler (hf.step says it for a diffusers scheduler)."""
     if reruns < 2:
         raise ValueError(f"reruns must be at least 2 (a variance over reruns); got {reruns}")
     if not beta > 0:
         raise ValueError(f"beta must be positive; got {beta}")
     index = torch.as_tensor(index, dtype=torch.int64).reshape(-1)
     finals = [samplers.resume(step, timesteps, run_seed, index, shape, perturb=(beta, seed + j), chunk=chunk,
-                              device=device)[0].double() for j in range(reruns)]
+                              device=device, last_step_noise=last_step_noise)[0].double() for j in range(reruns)]
     return torch.stack(finals).var(0, unbiased=False).flatten(1).sum(1)
