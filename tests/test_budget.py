@@ -142,6 +142,7 @@ def _full_record(step, seed, auroc, rate, invalid, fork_auroc=None):
     labels = study.window_labels(10)
     row = dict(auroc=auroc, auroc_se=0.02, within=None, removed=0.3, retention=0.95)
     record = dict(step=step, seed=seed, n_samples=100, invalid=invalid, hallucinated=int(rate * 100),
+                  in_support=100 - invalid - int(rate * 100),
                   hallucination_rate=rate, kinds={},
                   detection={study.MEAN: {w: row for w in labels.values()},
                              "no trajectory": {"foreground pixels": dict(row, auroc=0.8)}})
@@ -159,6 +160,7 @@ def test_the_reading_of_a_series_follows_its_numbers():
     flat = [_full_record(t, 0, 0.7, 0.2, 2) for t in s["checkpoints"]]
     assert "recovers as hallucinations fall" in budget.verdict("shapes", s, rising, labels)
     assert "fails on models that hallucinate at 20% after 100,000 steps" in budget.verdict("shapes", s, flat, labels)
+    assert "With 4 hallucinated samples there (every seed), an AUROC within 0.50 of 0.5" in budget.verdict("shapes", s, rising, labels)
     above = [dict(r, hallucination_rate=0.2) for r in rising]  # gains, but never reaches the paper's rate
     assert "the paper's rate is not reached within this budget" in budget.verdict("hands", s, above, labels)
     text = budget.conclusion("shapes", s, rising, 10000, labels, 0.05)

@@ -397,16 +397,21 @@ def verdict(name: str, s: dict, records: list[dict], labels) -> str:
     auroc, se, _ = at_step(records, last, study.MEAN, labels.paper)
     slope = trend(records, study.MEAN, labels.paper)
     rises = slope[0] > 2 * slope[1]
+    at_last = [r for r in records if r["step"] == last]
+    n_hal, n_in = sum(r["hallucinated"] for r in at_last), sum(r["in_support"] for r in at_last)
+    power = (f" With {n_hal} hallucinated samples there (every seed), an AUROC within "
+             f"{detection.detectable_auroc_difference(n_hal, n_in):.2f} of 0.5 is no evidence of a difference."
+             if n_hal and n_in else "")
     if rises and min(values_at(records, [last], field="hallucination_rate")) <= PAPER_RATE:
         return (f"On the {name}, the paper's window recovers as hallucinations fall: {claims.pm(auroc, se)} at {last:,} "
-                f"steps, where {rate:.0%} of samples hallucinate (slope {claims.pm(*slope)} per tenfold steps).")
+                f"steps, where {rate:.0%} of samples hallucinate (slope {claims.pm(*slope)} per tenfold steps).{power}")
     head = (f"On the {name}, the paper's window {'gains' if rises else 'does not gain'} with training "
             f"(slope {claims.pm(*slope)} per tenfold steps) and scores {claims.pm(auroc, se)} at {last:,} steps, "
-            f"where the model still hallucinates in {rate:.0%} of samples: ")
+            f"where the model hallucinates in {rate:.0%} of samples: ")
     if rises:
         return head + ("the paper's rate is not reached within this budget, so whether the window recovers there is "
-                       "not answered here.")
-    return head + f"the image claim fails on models that hallucinate at {rate:.0%} after {last:,} steps."
+                       "not answered here." + power)
+    return head + f"the image claim fails on models that hallucinate at {rate:.0%} after {last:,} steps." + power
 
 
 def ship(s: dict, work: str | os.PathLike, config: images.ImageConfig, cache_dir: str | os.PathLike) -> Path:
