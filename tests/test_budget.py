@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import pytest
 
+from modeinterp.method import detection
 from modeinterp.experiments import budget, study
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -160,7 +161,8 @@ def test_the_reading_of_a_series_follows_its_numbers():
     flat = [_full_record(t, 0, 0.7, 0.2, 2) for t in s["checkpoints"]]
     assert "recovers as hallucinations fall" in budget.verdict("shapes", s, rising, labels)
     assert "fails on models that hallucinate at 20% after 100,000 steps" in budget.verdict("shapes", s, flat, labels)
-    assert "With 4 hallucinated samples there (every seed), an AUROC within 0.50 of 0.5" in budget.verdict("shapes", s, rising, labels)
+    assert (f"With 4 hallucinated samples there (every seed), an AUROC within {detection.detectable_auroc_difference(4, 95):.2f} "
+            "of 0.5") in budget.verdict("shapes", s, rising, labels)
     above = [dict(r, hallucination_rate=0.2) for r in rising]  # gains, but never reaches the paper's rate
     assert "the paper's rate is not reached within this budget" in budget.verdict("hands", s, above, labels)
     text = budget.conclusion("shapes", s, rising, 10000, labels, 0.05)
