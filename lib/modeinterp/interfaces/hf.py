@@ -72,7 +72,7 @@ def sample(model, scheduler, n: int, shape: Sequence[int], generator: torch.Gene
     per-sample streams, so with `scheduler_from(schedule, ...)` a run equals samplers.ddpm's to float32 rounding
     and, at n_steps = T (diffusers' DDIM strides its own timesteps), samplers.ddim's bit for bit.
     """
-    step_rule, ts, last_step_noise = _step(model, scheduler, n_steps=n_steps, eta=eta, clip=clip)
+    step_rule, ts, last_step_noise = step(model, scheduler, n_steps=n_steps, eta=eta, clip=clip)
     return reverse(step_rule, ts, n, shape, generator, windows=windows, n_trajectories=n_trajectories, chunk=chunk,
                    progress=progress, aggregations=aggregations, statistics=statistics,
                    last_step_noise=last_step_noise)
@@ -82,16 +82,6 @@ def step(model, scheduler, *, n_steps: int | None = None, eta: float | Callable[
          clip: bool | float = False) -> tuple[Callable, list[int], bool]:
     """(the step rule, its timesteps, whether it adds noise at the last one) that `sample` runs with these
     arguments: for the detectors that replay samples (detectors.initial_noise_sensitivity) on a scheduler."""
-    return _step(model, scheduler, n_steps=n_steps, eta=eta, clip=clip)
-
-
-def eps_model(model) -> Callable:
-    """`model(x_t, t) -> eps` for a plain eps model or a diffusers UNet2DModel: the `model` of every detector."""
-    return lambda x, t: _eps(model, x, t)
-
-
-def _step(model, scheduler, *, n_steps, eta, clip):
-    """(step rule, timesteps, whether the scheduler adds noise at the last timestep)."""
     scheduler = _prepared(scheduler, clip, n_steps)
     ts = [int(t) for t in scheduler.timesteps]
     if isinstance(scheduler, _diffusers().DDIMScheduler):
@@ -100,6 +90,11 @@ def _step(model, scheduler, *, n_steps, eta, clip):
     if eta != 0.0:
         params.fail("eta", "0 for a DDPMScheduler (eta is DDIM's)", eta)
     return _ddpm_step(model, scheduler), ts, ts[-1] > 0  # DDPMScheduler adds noise at every t > 0
+
+
+def eps_model(model) -> Callable:
+    """`model(x_t, t) -> eps` for a plain eps model or a diffusers UNet2DModel: the `model` of every detector."""
+    return lambda x, t: _eps(model, x, t)
 
 
 def _prepared(scheduler, clip, n_steps):
