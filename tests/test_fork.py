@@ -95,3 +95,6 @@ def test_the_fork_conclusion_states_where_the_classes_differ_and_what_the_sample
     assert "t = 700 (" not in text and "from t = 500 on neither class changes" in text
     assert f"within {test.detectable_difference(held_out=True):.2f} of 0.5" in text
     assert "separates the classes here" in text and "holds the fork timesteps t = 800, t = 700" in text
+    few = fork.ForkTest([800, 700, 500], np.arange(6), hallucinated[17:23], changed[17:23], np.full((6, 3, k), "x"), 1.0)
+    text = fork.conclusion(few, "in-support samples", (700, 850), detection.detection(rng.random(6), hallucinated[17:23]))
+    assert "the held-out half is too small to confirm that difference" in text  # 3 pairs that differ at t = 800

@@ -181,7 +181,10 @@ def conclusion(ft: ForkTest, other: str, window: Sequence[int], window_auroc: De
         f"within {dd:.2f} of 0.5 is no evidence of a difference at the {level:.0%} level (on all {pairs} pairs, per "
         f"timestep: {dd_all:.2f}), so "
         + (f"*when* the count is decided separates the classes here, by more than this sample's threshold."
-           if seen else f"this test finds no difference in *when* the count is decided; a difference smaller than "
+           if seen else
+           f"the held-out half is too small to confirm that difference (one smaller than {dd:.2f} in AUROC goes unseen "
+           f"there): the shares per timestep above, on all {pairs} pairs, are the only evidence of it."
+           if apart else f"this test finds no difference in *when* the count is decided; a difference smaller than "
            f"{dd:.2f} in AUROC would have gone unseen.")
         + f" The paper's window (t = {window[0]}..{window[1]}) holds "
         + ("the fork timesteps " + ", ".join(f"t = {t}" for t in inside) if inside else "none of the fork timesteps")
