@@ -139,3 +139,13 @@ def test_every_verdict_row_links_a_heading_its_notebook_has():
     for row in rules["rows"]:
         stem, heading = row["where"]
         assert heading in make_readme.headings(ROOT / "notebooks" / f"{stem}.ipynb"), (stem, heading)
+
+
+def test_the_cold_training_cost_is_the_benchmarks_seconds_per_step_times_the_notebooks_steps(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "03_shapes.ipynb").write_text('{"source": ["small_train_steps: int = 5\\n", '
+                                                            '"train_steps: int = 7200  # Adam steps"]}')
+    bench = ("notebook 03 (64x64, fold 2, base 32)'s U-Net training (its batch), one thread:\n"
+             "  plain           0.50 s/step = 178.7 GFLOP/s\n  channels-last   0.44 s/step\n")
+    assert make_readme.cold_training(bench, tmp_path) == "notebook 03 about 1.0 hours (0.50 s per step, 7,200 steps)"
+    assert "make benchmark" in make_readme.cold_training("", tmp_path)
