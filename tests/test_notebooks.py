@@ -34,8 +34,10 @@ REQUIRED_CLAIMS = {
     "05_recursive_training": {"hallucinated_last_none", "hallucinated_last_random", "hallucinated_last_variance",
                               "fid_last_random", "fid_last_variance"},
     "06_training_budget": {"study_steps", "study_paper_window_auroc_last", "study_best_auroc_last",
-                           "study_paper_window_auroc_slope", "study_paper_window_auroc_slope_se",
-                           "study_best_auroc_slope", "study_best_auroc_slope_se"},
+                           "study_paper_window_auroc_slope", "study_best_auroc_slope", "study_verdict",
+                           "study_hands_steps", "study_hands_paper_window_auroc_slope", "study_hands_verdict"},
+    "07_detectors": {f"{s}_{c}" for s in ("gauss1d", "grid2d", "shapes", "hands")
+                     for c in ("hallucination_rate", "summary")},  # the README's detectors table
 }
 
 
@@ -155,7 +157,10 @@ def test_the_study_claims_come_from_the_committed_study():
     assert c["study_steps"] == f"{steps[0]}..{steps[-1]}"
     assert {r["step"] for r in study["records"]} == set(steps)
     assert all(sum(r["step"] == step for r in study["records"]) == study["settings"]["seeds"] for step in steps)
-    assert 0 < c["study_paper_window_auroc_slope_se"] < 1 and 0 <= c["study_best_auroc_last"] <= 1
+    se = {x["name"]: x.get("se") for x in json.loads((ROOT / "figures" / "06_training_budget" / "claims.json").read_text())}
+    assert 0 < se["study_paper_window_auroc_slope"] < 1 and 0 <= c["study_best_auroc_last"] <= 1
+    hands = json.loads((ROOT / "figures" / "06_training_budget" / "study_hands.json").read_text())
+    assert c["study_hands_steps"] == f"{hands['settings']['checkpoints'][0]}..{hands['settings']['checkpoints'][-1]}"
 
 
 def test_a_bad_parameter_stops_before_any_compute(tmp_path):

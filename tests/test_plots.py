@@ -68,3 +68,13 @@ def test_fork_shares_one_line_per_class_and_the_window_shaded():
     ax = fig.axes[0]
     assert len(ax.lines) == 2 and len(ax.patches) == 1 and ax.get_xlim() == (1000, 0)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["hallucinated (3)", "in_support (3)", "paper's window"]
+
+
+def test_checkpoint_ticks_name_only_the_checkpoints_in_thousands():
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots()
+    ax.plot([750, 1500, 24000], [0, 1, 2])
+    plots.checkpoint_ticks(ax, [750, 1500, 24000])
+    assert ax.get_xscale() == "log" and list(ax.get_xticks()) == [750, 1500, 24000]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.75k", "1.5k", "24k"] and not ax.xaxis.get_minorticklocs().size
+    plt.close(fig)

@@ -130,6 +130,13 @@ def study_series(ax, records: list[dict], aggregation: str, window: str, field: 
     ax.set_xscale("log")
 
 
+def checkpoint_ticks(ax, steps) -> None:
+    """A log x axis with ticks at the checkpoints only, named in thousands (no overlapping log-axis labels)."""
+    ax.set_xscale("log")
+    ax.set_xticks(steps, [f"{t / 1000:g}k" for t in steps])
+    ax.minorticks_off()
+
+
 def grid(x, titles, frames, title: str = "", rows: int = 4, cols: int = 8):
     """Grey images x (N x H x W in [0, 1]) in a rows x cols grid, each under its title and framed in its colour
     from frames (None: no frame)."""
